@@ -1,0 +1,4 @@
+/**
+ * TAP/TUN devices: getting a queue ({@code TapHandle}), validating and using it ({@code Tap}).
+ */
+package dev.nettap;
