@@ -5,10 +5,10 @@
  *
  * <p>The classes fall into three groups:
  * <ul>
- *   <li>{@code VirtioNetHdr}: static accessors over a 12-byte (v1) or 10-byte
+ *   <li>{@link dev.nettap.vnet.VirtioNetHdr}: static accessors over a 12-byte (v1) or 10-byte
  *       (legacy) {@code struct virtio_net_hdr} in a {@link java.lang.foreign.MemorySegment}.</li>
- *   <li>{@code TxMetadata}, {@code RxMetadata} and
- *       {@code OffloadTranslation}: what a guest NIC model says about a frame, and
+ *   <li>{@link dev.nettap.vnet.TxMetadata}, {@link dev.nettap.vnet.RxMetadata} and
+ *       {@link dev.nettap.vnet.OffloadTranslation}: what a guest NIC model says about a frame, and
  *       the conversion to and from the header the kernel understands, with the in-place fix-ups
  *       that real guests need.</li>
  *   <li>{@link dev.nettap.vnet.Checksums}: RFC 1071 sums over any segment range, the IPv4 header
