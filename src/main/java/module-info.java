@@ -11,4 +11,5 @@
  */
 module dev.nettap {
     exports dev.nettap;
+    exports dev.nettap.vnet;
 }
