@@ -1,0 +1,99 @@
+package dev.nettap;
+
+import dev.nettap.internal.sys.Errno;
+import java.io.IOException;
+
+/**
+ * A TAP operation failed: a system call returned an error, or a file descriptor is not what nettap
+ * needs. The message names the syscall, the errno (number, name and text) and the device, path or
+ * fd involved, for example
+ * {@code TUNSETIFF on /dev/net/tun for "vm0" failed: EPERM (Operation not permitted) — needs
+ * CAP_NET_ADMIN, or a device pre-created for this user}.
+ *
+ * <p>Conditions the kernel reports in normal packet flow (would block, link down, device gone) are
+ * not exceptions: the packet calls of {@link Tap} return them as status codes.
+ */
+public class TapException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    /** What went wrong, for callers that branch on it. */
+    public enum Kind {
+        /** A system call failed; {@link #errno()} says how. */
+        SYSCALL,
+        /** The file descriptor is not a TAP/TUN queue (or not attached to a device). */
+        NOT_A_TAP,
+        /** The device is a TAP where a TUN was asked for, or the reverse. */
+        WRONG_MODE,
+        /** The device lacks a flag nettap requires ({@code IFF_NO_PI} set? {@code IFF_VNET_HDR} missing?). */
+        UNSUPPORTED_FLAGS,
+        /** The device's virtio-net header size could not be set to 12 bytes. */
+        HEADER_SIZE
+    }
+
+    /** What went wrong. */
+    private final Kind kind;
+    /** The system call or ioctl, or {@code null}. */
+    private final String syscall;
+    /** The errno, or 0. */
+    private final int errno;
+    /** The device, path or fd concerned. */
+    private final String context;
+
+    /**
+     * An exception of any kind.
+     *
+     * @param kind    what went wrong
+     * @param syscall the system call or ioctl involved, or {@code null}
+     * @param errno   the errno it reported, or 0
+     * @param context the device, path or fd involved
+     * @param message the complete message
+     */
+    public TapException(Kind kind, String syscall, int errno, String context, String message) {
+        super(message);
+        this.kind = kind;
+        this.syscall = syscall;
+        this.errno = errno;
+        this.context = context;
+    }
+
+    /**
+     * A failed system call: the message reads {@code SYSCALL on CONTEXT failed: ENAME (text)} and
+     * then {@code — hint} when a hint is given.
+     *
+     * @param syscall the system call or ioctl, e.g. {@code "TUNSETIFF"}
+     * @param errno   the errno it reported
+     * @param context the device, path or fd, e.g. {@code /dev/net/tun for "vm0"}
+     * @param hint    what the error usually means here, or {@code null}
+     * @return the exception, to throw
+     */
+    public static TapException syscall(String syscall, int errno, String context, String hint) {
+        String msg = syscall + " on " + context + " failed: " + Errno.name(errno) + " (" + Errno.text(errno) + ")"
+                + (hint == null ? "" : " — " + hint);
+        return new TapException(Kind.SYSCALL, syscall, errno, context, msg);
+    }
+
+    /** {@return what went wrong} */
+    public Kind kind() {
+        return kind;
+    }
+
+    /** {@return the system call or ioctl that failed ({@code "TUNSETIFF"}), or {@code null}} */
+    public String syscall() {
+        return syscall;
+    }
+
+    /** {@return the errno reported, or 0 when no system call failed} */
+    public int errno() {
+        return errno;
+    }
+
+    /** {@return the symbolic errno ({@code "EPERM"}), or {@code null} when there is none} */
+    public String errnoName() {
+        return errno == 0 ? null : Errno.name(errno);
+    }
+
+    /** {@return the device, path or fd the failure concerns} */
+    public String context() {
+        return context;
+    }
+}

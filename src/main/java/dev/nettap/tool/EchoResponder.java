@@ -1,0 +1,203 @@
+package dev.nettap.tool;
+
+import dev.nettap.Tap;
+import dev.nettap.vnet.Checksums;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * A tiny host behind a TAP: answers ARP requests for its IPv4 address and ICMP echo requests sent
+ * to it, and describes every frame it sees. Used by the demo and by the kernel tests, so what the
+ * kernel's {@code ping} gets back went through nettap's frame path both ways.
+ *
+ * <p>Not thread-safe: one thread runs {@link #run}. Owns its buffers (closed by {@link #close()});
+ * does not own the {@link Tap}.
+ */
+public final class EchoResponder implements AutoCloseable {
+    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt BE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final int ETH = 14;
+
+    private final Tap tap;
+    private final byte[] mac;
+    private final int ip;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment rxHdr = arena.allocate(Tap.VNET_HDR_SIZE);
+    private final MemorySegment txHdr = arena.allocate(Tap.VNET_HDR_SIZE); // all zero: no offload
+    private final MemorySegment rx = arena.allocate(65535);
+    private final MemorySegment tx = arena.allocate(65535);
+    private long arpReplies;
+    private long echoReplies;
+    private long frames;
+
+    /**
+     * @param tap the TAP queue to serve (TAP mode)
+     * @param mac this host's MAC address, 6 bytes
+     * @param ip  this host's IPv4 address, as a big-endian int
+     */
+    public EchoResponder(Tap tap, byte[] mac, int ip) {
+        if (mac.length != 6) {
+            throw new IllegalArgumentException("MAC address must be 6 bytes");
+        }
+        this.tap = tap;
+        this.mac = mac.clone();
+        this.ip = ip;
+    }
+
+    /** {@return ARP replies sent} */
+    public long arpReplies() {
+        return arpReplies;
+    }
+
+    /** {@return ICMP echo replies sent} */
+    public long echoReplies() {
+        return echoReplies;
+    }
+
+    /** {@return frames read} */
+    public long frames() {
+        return frames;
+    }
+
+    /**
+     * Serves until {@code stop} says so or the TAP is closed or gone, waking at least every 100 ms
+     * to check.
+     *
+     * @param stop checked between frames
+     * @param log  receives one line per frame seen
+     */
+    public void run(BooleanSupplier stop, Consumer<String> log) {
+        try {
+            serve(stop, log);
+        } catch (IllegalStateException e) {
+            if (!tap.isClosed()) {
+                throw e;
+            } // closed under us (shutdown): that ends the run
+        }
+    }
+
+    private void serve(BooleanSupplier stop, Consumer<String> log) {
+        while (!stop.getAsBoolean()) {
+            long w = tap.awaitReadable(Duration.ofMillis(100));
+            if (w == Tap.CLOSED || w == Tap.DEVICE_GONE) {
+                return;
+            }
+            while (true) {
+                long n = tap.read(rxHdr, rx);
+                if (n < 0) {
+                    if (n == Tap.DEVICE_GONE) {
+                        return;
+                    }
+                    break;
+                }
+                frames++;
+                log.accept(handle((int) n));
+            }
+        }
+    }
+
+    /** Handles the frame of {@code n} bytes in {@code rx}; returns its description. */
+    String handle(int n) {
+        if (n < ETH) {
+            return "runt frame of " + n + " bytes";
+        }
+        int type = Short.toUnsignedInt(rx.get(BE16, 12));
+        String head = mac(rx, 6) + " > " + mac(rx, 0) + " ";
+        if (type == 0x0806 && n >= ETH + 28) {
+            int op = Short.toUnsignedInt(rx.get(BE16, ETH + 6));
+            int spa = rx.get(BE32, ETH + 14);
+            int tpa = rx.get(BE32, ETH + 24);
+            String d = head + "ARP " + (op == 1 ? "who-has " + ip(tpa) + " tell " + ip(spa) : "op " + op);
+            if (op == 1 && tpa == ip) {
+                long r = tap.write(txHdr, arpReply(spa));
+                arpReplies += r > 0 ? 1 : 0;
+                return d + " -> replied " + ip(ip) + " is-at " + mac(MemorySegment.ofArray(mac), 0) + status(r);
+            }
+            return d;
+        }
+        if (type == 0x0800 && n >= ETH + 20) {
+            int ihl = (rx.get(ValueLayout.JAVA_BYTE, ETH) & 0x0f) * 4;
+            int total = Short.toUnsignedInt(rx.get(BE16, ETH + 2));
+            int proto = rx.get(ValueLayout.JAVA_BYTE, ETH + 9) & 0xff;
+            int src = rx.get(BE32, ETH + 12);
+            int dst = rx.get(BE32, ETH + 16);
+            String d = head + "IPv4 " + ip(src) + " > " + ip(dst) + " proto " + proto + " len " + total;
+            if (proto == 1 && ihl >= 20 && total >= ihl + 8 && ETH + total <= n) {
+                int icmpType = rx.get(ValueLayout.JAVA_BYTE, ETH + ihl) & 0xff;
+                int id = Short.toUnsignedInt(rx.get(BE16, ETH + ihl + 4));
+                int seq = Short.toUnsignedInt(rx.get(BE16, ETH + ihl + 6));
+                d = head + "IPv4 " + ip(src) + " > " + ip(dst) + " ICMP type " + icmpType + (icmpType == 8
+                        ? " echo request id " + id + " seq " + seq : "") + " len " + total;
+                if (icmpType == 8 && dst == ip) {
+                    long r = tap.write(txHdr, echoReply(ETH + total, ihl, total));
+                    echoReplies += r > 0 ? 1 : 0;
+                    return d + " -> echo reply" + status(r);
+                }
+            }
+            return d;
+        }
+        if (type == 0x86dd && n >= ETH + 40) {
+            int next = rx.get(ValueLayout.JAVA_BYTE, ETH + 6) & 0xff;
+            return head + "IPv6 next header " + next + (next == 58 && n > ETH + 40
+                    ? " ICMPv6 type " + (rx.get(ValueLayout.JAVA_BYTE, ETH + 40) & 0xff) : "") + " (ignored)";
+        }
+        return head + "ethertype 0x" + Integer.toHexString(type) + ", " + n + " bytes (ignored)";
+    }
+
+    private static String status(long r) {
+        return r >= 0 ? "" : " (write status " + r + ")";
+    }
+
+    private MemorySegment arpReply(int requesterIp) {
+        MemorySegment o = tx;
+        MemorySegment.copy(rx, 6, o, 0, 6); // to the requester
+        MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, 6, 6);
+        o.set(BE16, 12, (short) 0x0806);
+        o.set(BE16, ETH, (short) 1);          // Ethernet
+        o.set(BE16, ETH + 2, (short) 0x0800); // IPv4
+        o.set(ValueLayout.JAVA_BYTE, ETH + 4, (byte) 6);
+        o.set(ValueLayout.JAVA_BYTE, ETH + 5, (byte) 4);
+        o.set(BE16, ETH + 6, (short) 2);      // reply
+        MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, ETH + 8, 6);
+        o.set(BE32, ETH + 14, ip);
+        MemorySegment.copy(rx, ETH + 8, o, ETH + 18, 6); // target hardware address: the requester's
+        o.set(BE32, ETH + 24, requesterIp);
+        return o.asSlice(0, ETH + 28);
+    }
+
+    private MemorySegment echoReply(int len, int ihl, int total) {
+        MemorySegment o = tx;
+        MemorySegment.copy(rx, 0, o, 0, len);
+        MemorySegment.copy(rx, 6, o, 0, 6);
+        MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, 6, 6);
+        o.set(BE32, ETH + 12, rx.get(BE32, ETH + 16));
+        o.set(BE32, ETH + 16, rx.get(BE32, ETH + 12));
+        o.set(ValueLayout.JAVA_BYTE, ETH + 8, (byte) 64); // TTL
+        Checksums.setIpv4HeaderChecksum(o, ETH);
+        int icmp = ETH + ihl;
+        o.set(ValueLayout.JAVA_BYTE, icmp, (byte) 0); // echo reply, code stays 0
+        o.set(BE16, icmp + 2, (short) 0);
+        o.set(BE16, icmp + 2, (short) Checksums.checksum(o, icmp, total - ihl));
+        return o.asSlice(0, len);
+    }
+
+    static String mac(MemorySegment s, long off) {
+        return HexFormat.ofDelimiter(":").formatHex(s.asSlice(off, 6).toArray(ValueLayout.JAVA_BYTE));
+    }
+
+    static String ip(int a) {
+        return (a >>> 24) + "." + ((a >>> 16) & 0xff) + "." + ((a >>> 8) & 0xff) + "." + (a & 0xff);
+    }
+
+    /** Frees the buffers; does not close the {@link Tap}. */
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
