@@ -1,10 +1,11 @@
 /*
  * nettap's stand-in for jextract: writes src/generated/java from jextract.conf and the system headers.
  *
- *   . tools/find-jdk.sh && "$JAVA_HOME/bin/java" tools/bindgen/BindGen.java           # regenerate
- *   . tools/find-jdk.sh && "$JAVA_HOME/bin/java" tools/bindgen/BindGen.java --check   # exit 1 on drift
+ *   java tools/bindgen/BindGen.java           # regenerate src/generated/java
+ *   java tools/bindgen/BindGen.java --check   # only compare; exit status 1 on drift
  *
- * Run from the repository root with a JDK 22+; needs gcc and binutils' readelf. It never runs in the
+ * Run from the repository root with any JDK 17+ (it uses no FFM itself); needs gcc and binutils' readelf.
+ * Stricter than jextract: a listed symbol the headers lack is an error, not silently skipped. It never runs in the
  * normal build; BindingsDriftTest compiles it with the tests and reuses probe() to check the committed
  * bindings against the headers of the machine that runs the tests.
  *

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import bindgen.BindGen;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.reflect.InvocationTargetException;
@@ -128,6 +129,11 @@ class BindingsDriftTest {
             long gotSize = ((MemoryLayout) layout.invoke(null)).byteSize();
             if (gotOffset != f.offset()) {
                 out.add("offsetof(" + where + "): " + f.name() + "$offset() = " + gotOffset + ", the headers say " + f.offset());
+            }
+            long inLayout = ((GroupLayout) c.getMethod("layout").invoke(null))
+                    .byteOffset(MemoryLayout.PathElement.groupElement(f.name()));
+            if (inLayout != f.offset()) {
+                out.add("offsetof(" + where + "): layout() places it at " + inLayout + ", the headers say " + f.offset());
             }
             if (gotSize != f.size()) {
                 out.add("sizeof(" + where + "): " + f.name() + "$layout().byteSize() = " + gotSize + ", the headers say " + f.size());
