@@ -23,10 +23,26 @@ final class InNamespace {
     }
 
     static <T> T call(Path netns, Action<T> action) throws TapException {
+        return run("network namespace " + netns, () -> enter(netns), action);
+    }
+
+    /** As {@link #call(Path, Action)}, with a namespace given by an open fd (still owned by the caller). */
+    static <T> T call(int netnsFd, String what, Action<T> action) throws TapException {
+        return run(what, () -> {
+            MemorySegment err = Sys.errnoSlot();
+            if (Sys.setns(err, netnsFd, linux_h.CLONE_NEWNET()) < 0) {
+                int e = Sys.errno(err);
+                throw TapException.syscall("setns", e, what, e == linux_h.EINVAL() ? "not a network namespace fd" : null);
+            }
+            return null;
+        }, action);
+    }
+
+    private static <T> T run(String what, Action<Void> enter, Action<T> action) throws TapException {
         AtomicReference<Object> result = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("nettap-netns " + netns).unstarted(() -> {
+        Thread t = Thread.ofPlatform().name("nettap " + what).unstarted(() -> {
             try {
-                enter(netns);
+                enter.run();
                 result.set(new Ok<>(action.run()));
             } catch (Throwable e) {
                 result.set(e);
@@ -60,12 +76,12 @@ final class InNamespace {
         if (r instanceof Error e) {
             throw e;
         }
-        throw new IllegalStateException("action in network namespace " + netns + " failed", (Throwable) r);
+        throw new IllegalStateException("action in " + what + " failed", (Throwable) r);
     }
 
     private record Ok<T>(T value) {}
 
-    private static void enter(Path netns) throws TapException {
+    private static Void enter(Path netns) throws TapException {
         MemorySegment err = Sys.errnoSlot();
         int nsfd;
         try (Arena arena = Arena.ofConfined()) {
@@ -86,5 +102,6 @@ final class InNamespace {
         } finally {
             Sys.close(err, nsfd);
         }
+        return null;
     }
 }
