@@ -111,6 +111,7 @@ public final class Tap implements AutoCloseable {
     private static final class Direction {
         final MemorySegment iov;
         final MemorySegment pfd;
+        final MemorySegment wake; // pfd's second entry: the eventfd
         final MemorySegment errno;
         // Counters written only by this direction's thread; read racily by statistics().
         long wouldBlock;
@@ -123,7 +124,7 @@ public final class Tap implements AutoCloseable {
             pfd = pollfd.allocateArray(2, arena);
             pollfd.fd(pfd, fd);
             pollfd.events(pfd, events);
-            MemorySegment wake = pollfd.asSlice(pfd, 1);
+            wake = pollfd.asSlice(pfd, 1);
             pollfd.fd(wake, wakeFd);
             pollfd.events(wake, (short) linux_h.POLLIN());
             errno = Sys.newErrnoSlot(arena);
@@ -515,12 +516,17 @@ public final class Tap implements AutoCloseable {
         return "none of the known rules: the kernel found the frame itself malformed (bad IP or L4 header for its GSO type?)";
     }
 
+    private static final long IOV_SIZE = iovec.sizeof();
+    private static final long IOV_BASE = iovec.iov_base$offset();
+    private static final long IOV_LEN = iovec.iov_len$offset();
+
     private static void putIov(MemorySegment iov, int i, MemorySegment seg) {
-        MemorySegment slot = iovec.asSlice(iov, i);
+        long at = i * IOV_SIZE; // i <= MAX_SEGMENTS: inside the table of MAX_SEGMENTS + 1 entries
         // SAFETY: seg is native (checked by the caller) and alive for the duration of this call by the
-        // documented contract; the kernel touches exactly [address, address + byteSize).
-        iovec.iov_base(slot, seg);
-        iovec.iov_len(slot, seg.byteSize());
+        // documented contract; the kernel touches exactly [address, address + byteSize). Plain offsets,
+        // not asSlice: no object per iovec, whatever the JIT inlines.
+        iov.set(ValueLayout.ADDRESS, at + IOV_BASE, seg);
+        iov.set(ValueLayout.JAVA_LONG, at + IOV_LEN, seg.byteSize());
     }
 
     private long readResult(Direction d, long n, long capacity) {
@@ -662,7 +668,7 @@ public final class Tap implements AutoCloseable {
                     long left = deadline - System.nanoTime();
                     ms = left <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                 }
-                MemorySegment wake = pollfd.asSlice(d.pfd, 1);
+                MemorySegment wake = d.wake;
                 pollfd.revents(d.pfd, (short) 0);
                 pollfd.revents(wake, (short) 0);
                 int r = Sys.poll(d.errno, d.pfd, 2, ms);

@@ -1,0 +1,132 @@
+package dev.nettap.bench;
+
+import dev.nettap.Tap;
+import dev.nettap.TapException;
+import dev.nettap.TapHandle;
+import dev.nettap.TapMode;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * The raw frame path on real TAPs. Needs root and the namespace {@code bench/tap} prepares
+ * ({@code -Dnettap.bench.netns=/run/netns/NAME}): a persistent TAP {@code bt0} (link up) for the
+ * write loop, and two TAPs {@code ba0}/{@code bb0} in a bridge for the read path.
+ *
+ * <ul>
+ * <li>{@code write}: one {@code writev} of the 12-byte header plus a 64-, 1514-byte or 64 KiB GSO
+ *     frame, the loop {@code src/jmh/c/tapwrite.c} runs too;</li>
+ * <li>{@code readWouldBlock}: a {@code readv} on an empty queue (the downcall and errno path);</li>
+ * <li>{@code bridgedRoundTrip}: write a 64-byte broadcast frame to {@code ba0}, read it from
+ *     {@code bb0} (the bridge floods it there).</li>
+ * </ul>
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+public class TapPathBench {
+    static Path netns() {
+        String ns = System.getProperty("nettap.bench.netns");
+        if (ns == null) {
+            throw new IllegalStateException("run through bench/tap: it makes the namespace and passes -Dnettap.bench.netns");
+        }
+        return Path.of(ns);
+    }
+
+    static Tap open(String dev) throws TapException {
+        return Tap.open(TapHandle.createInNamespace(netns(), dev, TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
+    }
+
+    @State(Scope.Thread)
+    public static class Writer {
+        @Param({"64", "1514", "65549"})
+        public int size;
+        Arena arena;
+        Tap tap;
+        MemorySegment hdr;
+        MemorySegment frame;
+
+        @Setup(Level.Trial)
+        public void setUp() throws TapException {
+            arena = Arena.ofShared();
+            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            frame = arena.allocate(size, 64);
+            Frames.build(frame, hdr);
+            tap = open("bt0");
+            long r = tap.write(hdr, frame);
+            if (r != size) {
+                throw new IllegalStateException("first write returned " + r + " (is bt0 up?): "
+                        + (r == Tap.MALFORMED ? Tap.explainMalformed(TapMode.TAP, hdr, size) : ""));
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            tap.close();
+            arena.close();
+        }
+    }
+
+    @Benchmark
+    public long write(Writer w) {
+        return w.tap.write(w.hdr, w.frame);
+    }
+
+    @Benchmark
+    public long readWouldBlock(Writer w) {
+        return w.tap.read(w.hdr, w.frame);
+    }
+
+    @State(Scope.Thread)
+    public static class Bridge {
+        Arena arena;
+        Tap a;
+        Tap b;
+        MemorySegment hdr;
+        MemorySegment frame;
+        MemorySegment rxHdr;
+        MemorySegment rx;
+
+        @Setup(Level.Trial)
+        public void setUp() throws TapException {
+            arena = Arena.ofShared();
+            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            frame = arena.allocate(64, 64);
+            Frames.build(frame, hdr);
+            frame.asSlice(0, 6).fill((byte) 0xff); // broadcast: flooded to bb0
+            rxHdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            rx = arena.allocate(2048, 64);
+            a = open("ba0");
+            b = open("bb0");
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            a.close();
+            b.close();
+            arena.close();
+        }
+    }
+
+    @Benchmark
+    public long bridgedRoundTrip(Bridge s) {
+        s.a.write(s.hdr, s.frame);
+        for (int i = 0; i < 1_000_000; i++) { // the bridge forwards synchronously; bounded anyway
+            long n = s.b.read(s.rxHdr, s.rx);
+            if (n != Tap.WOULD_BLOCK) {
+                return n;
+            }
+        }
+        throw new IllegalStateException("the bridge did not forward the frame");
+    }
+}
