@@ -156,8 +156,8 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException if the handle was already closed or used
      */
     public static Tap open(TapHandle handle) throws TapException {
-        Objects.requireNonNull(handle, "handle");
         Platform.requireLinux();
+        Objects.requireNonNull(handle, "handle");
         int fd = handle.release();
         if (fd < 0) {
             throw new IllegalStateException("handle " + handle.origin() + " was already closed or opened");
