@@ -33,23 +33,32 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #previousVnetHeaderSize()} reports what it was. {@code O_NONBLOCK} likewise belongs to the
  * open file description, shared with whoever else holds the same open file (a sender of the fd).
  *
- * <p><b>Frames.</b> {@link #read(MemorySegment, MemorySegment)} and
- * {@link #write(MemorySegment, MemorySegment)} move one frame with its {@value #VNET_HDR_SIZE}-byte
- * header by {@code readv}/{@code writev} straight from and into the caller's native segments, never
- * block, and return a byte count or a negative status: {@link #WOULD_BLOCK}, {@link #LINK_DOWN},
- * {@link #MALFORMED}, {@link #DEVICE_GONE}. They throw only for misuse: a closed {@code Tap}, a
- * heap segment, a header segment of the wrong size.
+ * <p><b>Frames.</b> {@link #read(MemorySegment, MemorySegment[], int)} and
+ * {@link #write(MemorySegment, MemorySegment[], int)} move one frame with its
+ * {@value #VNET_HDR_SIZE}-byte header by one {@code readv}/{@code writev} whose iovecs point straight
+ * at the caller's native segments (guest memory, or any {@code Arena} memory): no copy, and no
+ * allocation per frame (the iovec table, poll set and errno slot are preallocated per direction).
+ * They never block, and return a byte count or a negative status: {@link #WOULD_BLOCK},
+ * {@link #LINK_DOWN}, {@link #MALFORMED}, {@link #DEVICE_GONE}, {@link #POSSIBLY_TRUNCATED}. They
+ * throw only for misuse: a closed {@code Tap}, a heap segment, a header segment of the wrong size,
+ * more than {@value #MAX_SEGMENTS} segments.
  *
  * <p><b>Threads.</b> One thread may read while another writes, and any thread may call
- * {@link #close()} at any time; each direction has its own preallocated scratch memory, so two
- * readers (or two writers) at once are not supported. {@link #close()} wakes every waiter, lets
- * calls in flight finish, and only then closes the fd, so a number the process reuses is never read
- * or written.
+ * {@link #close()} or {@link #statistics()} at any time. Each direction has its own scratch memory,
+ * so at most one thread reads and one thread writes at a time (a VMM's RX and TX queues). Waits:
+ * a platform thread waits in {@code poll} (one per direction at a time); any number of virtual
+ * threads may wait at once, parked, and nettap's single poller thread ({@code epoll}) unparks them,
+ * so no carrier is ever pinned by a wait.
+ *
+ * <p><b>Close.</b> {@link #close()} wakes every waiter (they return {@link #CLOSED}), lets calls in
+ * flight finish (none of them blocks), and only then closes the fd, so a number the process reuses
+ * is never read or written; every later call throws {@link IllegalStateException}.
  *
  * <p><b>Ownership and lifetime.</b> A {@code Tap} owns its fd from {@link #open(TapHandle)} until
  * {@link #close()} returns. {@link #fd()} exposes it for a caller's own {@code epoll}; it is valid
  * until {@code close()} returns, and callers remove it from their epoll set first. Caller segments
- * are used only during the call that receives them and must stay alive for it.
+ * are used only during the call that receives them and must stay alive for it. Nothing here assumes
+ * userspace reads every frame (the fd can be handed to vhost-net).
  */
 public final class Tap implements AutoCloseable {
     /** Size of the virtio-net header (v1, with {@code num_buffers}) in front of every frame. */
