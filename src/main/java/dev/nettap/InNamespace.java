@@ -23,10 +23,26 @@ final class InNamespace {
     }
 
     static <T> T call(Path netns, Action<T> action) throws TapException {
+        return run(netns.toString(), () -> enter(netns), action);
+    }
+
+    /**
+     * As {@link #call(Path, Action)}, with the namespace given by an open fd of a namespace file
+     * (not consumed: the caller keeps it).
+     */
+    static <T> T call(int netnsFd, Action<T> action) throws TapException {
+        String label = "fd " + netnsFd;
+        return run(label, () -> {
+            enter(Sys.errnoSlot(), netnsFd, "network namespace " + label);
+            return null;
+        }, action);
+    }
+
+    private static <T> T run(String label, Action<?> enter, Action<T> action) throws TapException {
         AtomicReference<Object> result = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("nettap-netns " + netns).unstarted(() -> {
+        Thread t = Thread.ofPlatform().name("nettap-netns " + label).unstarted(() -> {
             try {
-                enter(netns);
+                enter.run();
                 result.set(new Ok<>(action.run()));
             } catch (Throwable e) {
                 result.set(e);
@@ -60,31 +76,43 @@ final class InNamespace {
         if (r instanceof Error e) {
             throw e;
         }
-        throw new IllegalStateException("action in network namespace " + netns + " failed", (Throwable) r);
+        throw new IllegalStateException("action in network namespace " + label + " failed", (Throwable) r);
     }
 
     private record Ok<T>(T value) {}
 
-    private static void enter(Path netns) throws TapException {
+    private static Void enter(Path netns) throws TapException {
         MemorySegment err = Sys.errnoSlot();
+        String ctx = "network namespace " + netns;
         int nsfd;
         try (Arena arena = Arena.ofConfined()) {
             nsfd = Sys.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
         }
         if (nsfd < 0) {
             int e = Sys.errno(err);
-            throw TapException.syscall("open", e, "network namespace " + netns,
+            throw TapException.syscall("open", e, ctx,
                     e == linux_h.ENOENT() ? "no such namespace file (ip netns add NAME makes /run/netns/NAME)" : null);
         }
         try {
-            if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
-                int e = Sys.errno(err);
-                throw TapException.syscall("setns", e, "network namespace " + netns,
-                        e == linux_h.EINVAL() ? "not a network namespace file"
-                                : e == linux_h.EPERM() ? "needs CAP_SYS_ADMIN" : null);
-            }
+            enter(err, nsfd, ctx);
         } finally {
             Sys.close(err, nsfd);
+        }
+        return null;
+    }
+
+    /** {@code setns(nsfd, CLONE_NEWNET)} on this (dedicated) thread; EINVAL means "not a netns". */
+    private static void enter(MemorySegment err, int nsfd, String ctx) throws TapException {
+        if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
+            int e = Sys.errno(err);
+            if (e == linux_h.EINVAL()) {
+                throw new TapException(TapException.Kind.NOT_A_NAMESPACE, "setns", e, ctx,
+                        TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
+                                "not a network namespace file (another namespace type, or not a namespace at all)").getMessage());
+            }
+            throw TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
+                    e == linux_h.EPERM() ? "needs CAP_SYS_ADMIN"
+                            : e == linux_h.EBADF() ? "not an open file descriptor" : null);
         }
     }
 }

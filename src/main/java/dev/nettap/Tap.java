@@ -145,7 +145,7 @@ public final class Tap implements AutoCloseable {
         if (fd < 0) {
             throw new IllegalStateException("handle " + handle.origin() + " was already closed or opened");
         }
-        String ctx = "fd " + fd + " (" + handle.origin() + ")";
+        String ctx = handle.context(fd);
         MemorySegment err = Sys.errnoSlot();
         int wakeFd = -1;
         Arena arena = Arena.ofShared();
