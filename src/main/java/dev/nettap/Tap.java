@@ -161,7 +161,7 @@ public final class Tap implements AutoCloseable {
                 throw new TapException(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
                         "TUNGETIFF", e, ctx, TapException.syscall("TUNGETIFF", e, ctx, found).getMessage());
             }
-            int flags = Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
+            int flags = NoPiCheck.trueFlags(err, fd, Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr))), ctx);
             String name = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8);
             TapMode mode = checkFlags(flags, handle.expectedMode(), ctx, name);
             int previous = vnetHdrSize(err, fd, ctx, arena);
