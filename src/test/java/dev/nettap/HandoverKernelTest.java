@@ -428,6 +428,20 @@ class HandoverKernelTest {
         });
     }
 
+    private static int getIff(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ifr = ifreq.allocate(a);
+            assertEquals(0, Sys.ioctl(Sys.errnoSlot(), fd, linux_h.TUNGETIFF(), ifr));
+            return Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
+        }
+    }
+
+    /** The fd table now, {@code keep} included (it is not a leak of what follows). */
+    private static Map<Integer, String> before(int keep) throws IOException {
+        assertTrue(isOpen(keep));
+        return openFds();
+    }
+
     /** What must happen to a refused inherited fd: Kind, errno name (or null), text; closed; no leak. */
     private static TapException refused(int fd, TapMode expected, Map<Integer, String> before, TapException.Kind kind, String errno,
                                         String text) throws IOException {
@@ -480,6 +494,18 @@ class HandoverKernelTest {
                 TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_VNET_HDR");
         refused(rawTap("ntb1", linux_h.IFF_TAP() | linux_h.IFF_VNET_HDR()), TapMode.TAP, before,
                 TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_NO_PI");
+        // The check for IFF_NO_PI attaches a filter for a moment: it must be gone afterwards, as seen
+        // on another fd of the same device (without a filter, TUNGETIFF reports IFF_NOFILTER, 0x1000).
+        int keep = rawTap("ntb5", linux_h.IFF_TAP() | linux_h.IFF_VNET_HDR());
+        try {
+            assertEquals(NoPiCheck.IFF_NOFILTER, getIff(keep) & NoPiCheck.IFF_NOFILTER, "no filter before");
+            int other = Sys.dup(Sys.errnoSlot(), keep);
+            refused(other, TapMode.TAP, before(keep), TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_NO_PI");
+            assertEquals(NoPiCheck.IFF_NOFILTER, getIff(keep) & NoPiCheck.IFF_NOFILTER, "the probe's filter was detached");
+        } finally {
+            closeFds(keep);
+        }
+        assertNoLeak(before);
         refused(rawTap("ntb2", linux_h.IFF_TUN() | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR()), TapMode.TAP, before,
                 TapException.Kind.WRONG_MODE, null, "is a TUN device; a TAP device was asked for");
         // The default asks for TAP; null accepts either mode.
