@@ -23,24 +23,23 @@ final class InNamespace {
     }
 
     static <T> T call(Path netns, Action<T> action) throws TapException {
-        return run(netns.toString(), () -> enter(netns), action);
+        return run("network namespace " + netns, () -> enter(netns), action);
     }
 
     /**
      * As {@link #call(Path, Action)}, with the namespace given by an open fd of a namespace file
-     * (not consumed: the caller keeps it).
+     * (not consumed: the caller keeps it); {@code what} names it in errors and the thread name.
      */
-    static <T> T call(int netnsFd, Action<T> action) throws TapException {
-        String label = "fd " + netnsFd;
-        return run(label, () -> {
-            enter(Sys.errnoSlot(), netnsFd, "network namespace " + label);
+    static <T> T call(int netnsFd, String what, Action<T> action) throws TapException {
+        return run(what, () -> {
+            enter(Sys.errnoSlot(), netnsFd, what);
             return null;
         }, action);
     }
 
-    private static <T> T run(String label, Action<?> enter, Action<T> action) throws TapException {
+    private static <T> T run(String what, Action<?> enter, Action<T> action) throws TapException {
         AtomicReference<Object> result = new AtomicReference<>();
-        Thread t = Thread.ofPlatform().name("nettap-netns " + label).unstarted(() -> {
+        Thread t = Thread.ofPlatform().name("nettap " + what).unstarted(() -> {
             try {
                 enter.run();
                 result.set(new Ok<>(action.run()));
@@ -76,7 +75,7 @@ final class InNamespace {
         if (r instanceof Error e) {
             throw e;
         }
-        throw new IllegalStateException("action in network namespace " + label + " failed", (Throwable) r);
+        throw new IllegalStateException("action in " + what + " failed", (Throwable) r);
     }
 
     private record Ok<T>(T value) {}

@@ -10,7 +10,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
@@ -61,6 +63,11 @@ public final class Tap implements AutoCloseable {
     public static final long MALFORMED = -3;
     /** Status: the device was deleted under this queue (EBADFD, or POLLERR on a wait). */
     public static final long DEVICE_GONE = -4;
+    /**
+     * Status of a read: the frame filled every buffer exactly, so it may have been cut (the kernel
+     * drops the rest of a frame silently). The buffers hold as many bytes as they can.
+     */
+    public static final long POSSIBLY_TRUNCATED = -6;
     /** Status of a wait: the {@code Tap} was closed while waiting. */
     public static final long CLOSED = -5;
     /** Status of a wait: the timeout passed first. */
@@ -72,6 +79,7 @@ public final class Tap implements AutoCloseable {
     public static final int MAX_SEGMENTS = 64;
 
     private static final int CLOSING = 0x8000_0000;
+    private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle STATE;
 
     static {
@@ -96,12 +104,19 @@ public final class Tap implements AutoCloseable {
     private final Arena arena;
     private final Direction rx;
     private final Direction tx;
+    private final MemorySegment wakeValue;
+    private WaitSet waitSet; // guarded by this; created by the first virtual-thread wait
 
     /** Preallocated native scratch for one direction: iovec table, pollfd pair, errno slot. */
     private static final class Direction {
         final MemorySegment iov;
         final MemorySegment pfd;
         final MemorySegment errno;
+        // Counters written only by this direction's thread; read racily by statistics().
+        long wouldBlock;
+        long truncated;
+        long linkDown;
+        long malformed;
 
         Direction(Arena arena, int fd, int wakeFd, short events) {
             iov = iovec.allocateArray(MAX_SEGMENTS + 1, arena);
@@ -125,6 +140,7 @@ public final class Tap implements AutoCloseable {
         this.arena = arena;
         this.rx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLIN());
         this.tx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLOUT());
+        this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
     }
 
     /**
@@ -289,7 +305,7 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException if this {@code Tap} is closed
      */
     public int fd() {
-        if (closed || (int) STATE.getVolatile(this) < 0) {
+        if ((int) STATE.getVolatile(this) < 0) {
             throw closedError();
         }
         return fd;
@@ -306,10 +322,10 @@ public final class Tap implements AutoCloseable {
      * Reads one frame: its header into {@code hdr}, the frame into {@code frame}. Never blocks.
      *
      * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
-     * @param frame native segment that receives the frame; a frame longer than it is cut, the rest
-     *              lost (size it to 65535 bytes with GSO, or MTU + 14 without)
-     * @return the frame's length in bytes (without the header), or {@link #WOULD_BLOCK} or
-     *         {@link #DEVICE_GONE}
+     * @param frame native segment that receives the frame; size it to 65535 bytes when receive
+     *              offloads are on, MTU + 14 otherwise
+     * @return the frame's length in bytes (without the header), or {@link #WOULD_BLOCK},
+     *         {@link #POSSIBLY_TRUNCATED} or {@link #DEVICE_GONE}
      * @throws IllegalStateException    if this {@code Tap} is closed
      * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
      */
@@ -321,26 +337,28 @@ public final class Tap implements AutoCloseable {
             Direction d = rx;
             putIov(d.iov, 0, hdr);
             putIov(d.iov, 1, frame);
-            return readResult(d, Sys.readv(d.errno, fd, d.iov, 2));
+            return readResult(d, Sys.readv(d.errno, fd, d.iov, 2), frame.byteSize());
         } finally {
             exit();
         }
     }
 
     /**
-     * Reads one frame scattered over {@code count} segments of {@code bufs}. Never blocks.
+     * Reads one frame scattered over the first {@code count} segments of {@code bufs}, in order,
+     * with one {@code readv} whose iovecs point straight at them. Never blocks.
      *
      * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
      * @param bufs  native segments filled in order
      * @param count how many of {@code bufs} to use, 1 to {@value #MAX_SEGMENTS}
-     * @return bytes read without the header, or {@link #WOULD_BLOCK} or {@link #DEVICE_GONE}
+     * @return bytes read without the header, or {@link #WOULD_BLOCK}, {@link #POSSIBLY_TRUNCATED}
+     *         or {@link #DEVICE_GONE}
      * @throws IllegalStateException    if this {@code Tap} is closed
      * @throws IllegalArgumentException if a segment is on the heap, {@code hdr} has the wrong size or
      *                                  {@code count} is out of range
      */
     public long read(MemorySegment hdr, MemorySegment[] bufs, int count) {
         checkHeader(hdr);
-        checkScatter(bufs, count);
+        long capacity = checkScatter(bufs, count);
         enter();
         try {
             Direction d = rx;
@@ -348,7 +366,52 @@ public final class Tap implements AutoCloseable {
             for (int i = 0; i < count; i++) {
                 putIov(d.iov, i + 1, bufs[i]);
             }
-            return readResult(d, Sys.readv(d.errno, fd, d.iov, count + 1));
+            return readResult(d, Sys.readv(d.errno, fd, d.iov, count + 1), capacity);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Drains up to {@code max} frames in one go (one wake-up, one close check): frame {@code i}
+     * goes to {@code hdrs[i]} and {@code frames[i]}, and {@code results[i]} receives its length or
+     * {@link #POSSIBLY_TRUNCATED}. Stops at the first read that would block.
+     *
+     * @param hdrs    native segments of exactly {@value #VNET_HDR_SIZE} bytes each
+     * @param frames  native segments, one per frame
+     * @param results receives each frame's result
+     * @param max     at most this many frames; no more than any array's length
+     * @return how many frames were read (0 if none was ready), or {@link #DEVICE_GONE} if the device
+     *         was gone before the first
+     * @throws IllegalStateException    if this {@code Tap} is closed
+     * @throws IllegalArgumentException if a segment is on the heap, a header has the wrong size or
+     *                                  {@code max} exceeds an array
+     */
+    public int readBatch(MemorySegment[] hdrs, MemorySegment[] frames, long[] results, int max) {
+        if (max < 0 || max > hdrs.length || max > frames.length || max > results.length) {
+            throw new IllegalArgumentException("batch of " + max + " does not fit arrays of " + hdrs.length + ", "
+                    + frames.length + " and " + results.length);
+        }
+        for (int i = 0; i < max; i++) {
+            checkHeader(hdrs[i]);
+            checkNative(frames[i], "frame " + i);
+        }
+        enter();
+        try {
+            Direction d = rx;
+            for (int i = 0; i < max; i++) {
+                putIov(d.iov, 0, hdrs[i]);
+                putIov(d.iov, 1, frames[i]);
+                long r = readResult(d, Sys.readv(d.errno, fd, d.iov, 2), frames[i].byteSize());
+                if (r == WOULD_BLOCK) {
+                    return i;
+                }
+                if (r == DEVICE_GONE) {
+                    return i == 0 ? (int) DEVICE_GONE : i;
+                }
+                results[i] = r;
+            }
+            return max;
         } finally {
             exit();
         }
@@ -356,12 +419,14 @@ public final class Tap implements AutoCloseable {
 
     /**
      * Writes one frame: the header in {@code hdr}, then {@code frame}. Never blocks; the kernel
-     * takes the whole frame or none of it.
+     * takes the whole frame or none of it (and may still drop it later when its queues are full:
+     * see {@link #statistics()}).
      *
      * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
      * @param frame native segment holding the whole frame
      * @return the frame's length in bytes (without the header), or {@link #WOULD_BLOCK},
-     *         {@link #LINK_DOWN}, {@link #MALFORMED} or {@link #DEVICE_GONE}
+     *         {@link #LINK_DOWN}, {@link #MALFORMED} (see {@link #explainMalformed}) or
+     *         {@link #DEVICE_GONE}
      * @throws IllegalStateException    if this {@code Tap} is closed
      * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
      */
@@ -380,7 +445,8 @@ public final class Tap implements AutoCloseable {
     }
 
     /**
-     * Writes one frame gathered from {@code count} segments of {@code bufs}. Never blocks.
+     * Writes one frame gathered from the first {@code count} segments of {@code bufs} with one
+     * {@code writev} whose iovecs point straight at them (no copy). Never blocks.
      *
      * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
      * @param bufs  native segments, concatenated in order
@@ -407,6 +473,48 @@ public final class Tap implements AutoCloseable {
         }
     }
 
+    /**
+     * Why the kernel may have refused a frame with {@link #MALFORMED}, from the rules it applies
+     * (a pure check of the header and the frame's length; no system call).
+     *
+     * @param mode        the device's mode
+     * @param hdr         the {@value #VNET_HDR_SIZE}-byte header that was written
+     * @param frameLength the frame's length without the header
+     * @return the first rule the frame breaks, or a note that none of the known rules applies
+     */
+    public static String explainMalformed(TapMode mode, MemorySegment hdr, long frameLength) {
+        int flags = hdr.get(ValueLayout.JAVA_BYTE, 0) & 0xff;
+        int gso = hdr.get(ValueLayout.JAVA_BYTE, 1) & 0xff;
+        int hdrLen = Short.toUnsignedInt(hdr.get(LE16, 2));
+        int gsoSize = Short.toUnsignedInt(hdr.get(LE16, 4));
+        int csumStart = Short.toUnsignedInt(hdr.get(LE16, 6));
+        int csumOffset = Short.toUnsignedInt(hdr.get(LE16, 8));
+        int type = gso & 0x7f;
+        if (mode == TapMode.TAP && frameLength < 14) {
+            return "frame of " + frameLength + " bytes is shorter than an Ethernet header (14)";
+        }
+        if (type != 0 && type != 1 && type != 3 && type != 4 && type != 5) {
+            return "gso_type " + type + " is not NONE, TCPV4, UDP, TCPV6 or UDP_L4";
+        }
+        if ((flags & 1) != 0 && csumStart + csumOffset + 2 > frameLength) {
+            return "csum_start " + csumStart + " + csum_offset " + csumOffset + " + 2 is past the frame's "
+                    + frameLength + " bytes";
+        }
+        if (hdrLen > frameLength) {
+            return "hdr_len " + hdrLen + " is beyond the frame's " + frameLength + " bytes";
+        }
+        if (type != 0 && gsoSize == 0) {
+            return "gso_type " + type + " with gso_size 0";
+        }
+        if (type != 0 && (flags & 1) == 0) {
+            return "GSO without NEEDS_CSUM";
+        }
+        if ((type == 1 || type == 4) && csumOffset != 16 || (type == 3 || type == 5) && csumOffset != 6) {
+            return "csum_offset " + csumOffset + " does not match gso_type " + type;
+        }
+        return "none of the known rules: the kernel found the frame itself malformed (bad IP or L4 header for its GSO type?)";
+    }
+
     private static void putIov(MemorySegment iov, int i, MemorySegment seg) {
         MemorySegment slot = iovec.asSlice(iov, i);
         // SAFETY: seg is native (checked by the caller) and alive for the duration of this call by the
@@ -415,19 +523,22 @@ public final class Tap implements AutoCloseable {
         iovec.iov_len(slot, seg.byteSize());
     }
 
-    private long readResult(Direction d, long n) {
+    private long readResult(Direction d, long n, long capacity) {
         if (n >= 0) {
-            return Math.max(0, n - VNET_HDR_SIZE);
+            long len = Math.max(0, n - VNET_HDR_SIZE);
+            if (len == capacity) {
+                d.truncated++;
+                return POSSIBLY_TRUNCATED;
+            }
+            return len;
         }
         int e = Sys.errno(d.errno);
-        if (e == linux_h.EAGAIN()) {
+        if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) { // EINTR: a signal before any byte moved
+            d.wouldBlock++;
             return WOULD_BLOCK;
         }
         if (e == linux_h.EBADFD()) {
             return DEVICE_GONE;
-        }
-        if (e == linux_h.EINTR()) {
-            return WOULD_BLOCK; // non-blocking fd: a signal before any byte moved; the caller retries
         }
         throw new IllegalStateException(TapException.syscall("readv", e, "\"" + name + "\" (fd " + fd + ")",
                 "unexpected on a TAP queue").getMessage());
@@ -439,12 +550,15 @@ public final class Tap implements AutoCloseable {
         }
         int e = Sys.errno(d.errno);
         if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) {
+            d.wouldBlock++;
             return WOULD_BLOCK;
         }
         if (e == linux_h.EIO()) {
+            d.linkDown++;
             return LINK_DOWN;
         }
         if (e == linux_h.EINVAL()) {
+            d.malformed++;
             return MALFORMED;
         }
         if (e == linux_h.EBADFD()) {
@@ -469,43 +583,75 @@ public final class Tap implements AutoCloseable {
         }
     }
 
-    private static void checkScatter(MemorySegment[] bufs, int count) {
+    /** Checks a scatter list and returns its total size. */
+    private static long checkScatter(MemorySegment[] bufs, int count) {
         if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
             throw new IllegalArgumentException("segment count " + count + " out of range 1.."
-                    + Math.min(MAX_SEGMENTS, bufs.length));
+                    + Math.min(MAX_SEGMENTS, bufs.length) + " (the iovec table holds " + MAX_SEGMENTS + ")");
         }
+        long total = 0;
         for (int i = 0; i < count; i++) {
             checkNative(bufs[i], "buffer " + i);
+            total += bufs[i].byteSize();
+        }
+        return total;
+    }
+
+    // ---- statistics ---------------------------------------------------------------------------
+
+    /**
+     * The device's kernel counters beside this queue's own. The kernel does not refuse writes it
+     * cannot queue: it drops them and counts them, so a backend watches {@code txDropped} /
+     * {@code rxDropped} here rather than expecting errors. Reading the kernel's counters costs a
+     * thread switch into the device's network namespace: do not call per packet.
+     *
+     * @return a snapshot
+     * @throws TapException         if the kernel counters cannot be read
+     * @throws IllegalStateException if this {@code Tap} is closed
+     */
+    public TapStatistics statistics() throws TapException {
+        enter();
+        try {
+            TapStatistics.Kernel k = KernelCounters.read(fd, name);
+            return new TapStatistics(k, rx.wouldBlock, rx.truncated, tx.wouldBlock, tx.linkDown, tx.malformed);
+        } finally {
+            exit();
         }
     }
 
     // ---- readiness ----------------------------------------------------------------------------
 
     /**
-     * Waits until a frame can be read, the timeout passes, or {@link #close()} is called. Blocks a
-     * platform thread in {@code poll}; one reader thread waits at a time.
+     * Waits until a frame can be read, the timeout passes, or {@link #close()} is called. A
+     * platform thread blocks in {@code poll} (one reader thread waits at a time); a virtual thread
+     * parks and is unparked by nettap's poller thread, so its carrier is never pinned (any number
+     * of virtual threads may wait at once).
      *
      * @param timeout how long to wait at most (rounded up to milliseconds; negative means forever)
      * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED} or {@link #DEVICE_GONE}
      * @throws IllegalStateException if this {@code Tap} was closed before the call
      */
     public long awaitReadable(Duration timeout) {
-        return await(rx, timeout);
+        return await(rx, true, timeout);
     }
 
     /**
-     * Waits until a frame can be written, the timeout passes, or {@link #close()} is called.
+     * Waits until a frame can be written, the timeout passes, or {@link #close()} is called; as
+     * {@link #awaitReadable(Duration)}.
      *
      * @param timeout how long to wait at most (negative means forever)
      * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED} or {@link #DEVICE_GONE}
      * @throws IllegalStateException if this {@code Tap} was closed before the call
      */
     public long awaitWritable(Duration timeout) {
-        return await(tx, timeout);
+        return await(tx, false, timeout);
     }
 
-    private long await(Direction d, Duration timeout) {
+    private long await(Direction d, boolean readable, Duration timeout) {
         long deadline = timeout.isNegative() ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+        if (Thread.currentThread().isVirtual()) {
+            return awaitVirtual(readable, deadline);
+        }
         enter();
         try {
             while (true) {
@@ -514,11 +660,7 @@ public final class Tap implements AutoCloseable {
                     ms = -1;
                 } else {
                     long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        ms = 0;
-                    } else {
-                        ms = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
-                    }
+                    ms = left <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                 }
                 MemorySegment wake = pollfd.asSlice(d.pfd, 1);
                 pollfd.revents(d.pfd, (short) 0);
@@ -547,6 +689,138 @@ public final class Tap implements AutoCloseable {
             }
         } finally {
             exit();
+        }
+    }
+
+    private long awaitVirtual(boolean readable, long deadline) {
+        WaitSet ws = waitSet();
+        Waiter w = new Waiter(Thread.currentThread());
+        if (!ws.add(w, readable)) {
+            return CLOSED;
+        }
+        try {
+            while (w.events == 0) {
+                if (deadline == Long.MAX_VALUE) {
+                    LockSupport.park(this);
+                } else {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return TIMEOUT;
+                    }
+                    LockSupport.parkNanos(this, left);
+                }
+            }
+        } finally {
+            ws.remove(w, readable);
+        }
+        int ev = w.events;
+        if (ev == Waiter.CLOSED_EVENT) {
+            return CLOSED;
+        }
+        return (ev & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0 ? DEVICE_GONE : READY;
+    }
+
+    private WaitSet waitSet() {
+        WaitSet ws = waitSet;
+        if (ws != null) {
+            return ws;
+        }
+        synchronized (this) {
+            if (waitSet == null) {
+                enter(); // the fd stays open while it is registered
+                try {
+                    waitSet = new WaitSet(this, Poller.get());
+                } catch (TapException e) {
+                    throw new IllegalStateException(e.getMessage(), e);
+                } finally {
+                    exit();
+                }
+            }
+            return waitSet;
+        }
+    }
+
+    /** A parked virtual thread and what woke it. */
+    static final class Waiter {
+        static final int CLOSED_EVENT = -1;
+        final Thread thread;
+        volatile int events;
+
+        Waiter(Thread thread) {
+            this.thread = thread;
+        }
+    }
+
+    /** The virtual-thread waiters of one {@code Tap}, and its registration with the {@link Poller}. */
+    static final class WaitSet {
+        private final Tap tap;
+        private final Poller poller;
+        private final long id;
+        private final MemorySegment armIn;
+        private final MemorySegment armOut;
+        private final MemorySegment armBoth;
+        private final ArrayDeque<Waiter> readers = new ArrayDeque<>();
+        private final ArrayDeque<Waiter> writers = new ArrayDeque<>();
+        private boolean closed;
+
+        WaitSet(Tap tap, Poller poller) throws TapException {
+            this.tap = tap;
+            this.poller = poller;
+            this.id = poller.register(tap.fd, this, "\"" + tap.name + "\" (fd " + tap.fd + ")");
+            int once = linux_h.EPOLLONESHOT();
+            armIn = Poller.event(tap.arena, linux_h.EPOLLIN() | once, id);
+            armOut = Poller.event(tap.arena, linux_h.EPOLLOUT() | once, id);
+            armBoth = Poller.event(tap.arena, linux_h.EPOLLIN() | linux_h.EPOLLOUT() | once, id);
+        }
+
+        synchronized boolean add(Waiter w, boolean readable) {
+            if (closed) {
+                return false;
+            }
+            (readable ? readers : writers).add(w);
+            rearm();
+            return true;
+        }
+
+        synchronized void remove(Waiter w, boolean readable) {
+            (readable ? readers : writers).remove(w);
+        }
+
+        /** Called by the poller thread with the events of one (one-shot) report. */
+        synchronized void fired(int events) {
+            boolean error = (events & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0;
+            if (error || (events & linux_h.EPOLLIN()) != 0) {
+                wakeAll(readers, events);
+            }
+            if (error || (events & linux_h.EPOLLOUT()) != 0) {
+                wakeAll(writers, events);
+            }
+            rearm(); // the one-shot registration is disarmed now: re-arm for whoever still waits
+        }
+
+        /** Wakes every waiter with {@link Waiter#CLOSED_EVENT} and leaves the poller, before the fd closes. */
+        synchronized void close() {
+            closed = true;
+            poller.deregister(tap.fd, id);
+            wakeAll(readers, Waiter.CLOSED_EVENT);
+            wakeAll(writers, Waiter.CLOSED_EVENT);
+        }
+
+        private void rearm() {
+            if (closed || (readers.isEmpty() && writers.isEmpty())) {
+                return;
+            }
+            MemorySegment ev = writers.isEmpty() ? armIn : readers.isEmpty() ? armOut : armBoth;
+            // SAFETY: tap.fd is open while this set is not closed (close() runs before the fd is closed),
+            // and ev lives in the tap's arena, which closes after close().
+            poller.arm(tap.fd, ev);
+        }
+
+        private static void wakeAll(ArrayDeque<Waiter> q, int events) {
+            for (Waiter w; (w = q.poll()) != null; ) {
+                w.events = events;
+                LockSupport.unpark(w.thread);
+            }
         }
     }
 
@@ -587,10 +861,17 @@ public final class Tap implements AutoCloseable {
                 return;
             }
         } while (!STATE.compareAndSet(this, s, s | CLOSING));
-        try (Arena local = Arena.ofConfined()) {
+        try {
             MemorySegment err = Sys.errnoSlot();
             // An eventfd stays readable until read: every present and future poll on it returns.
-            Sys.write(err, wakeFd, local.allocateFrom(ValueLayout.JAVA_LONG, 1L), 8);
+            Sys.write(err, wakeFd, wakeValue, 8);
+            WaitSet ws;
+            synchronized (this) {
+                ws = waitSet;
+            }
+            if (ws != null) {
+                ws.close();
+            }
             for (int spins = 0; ((int) STATE.getVolatile(this) & ~CLOSING) != 0; spins++) {
                 if (spins < 100) {
                     Thread.onSpinWait();

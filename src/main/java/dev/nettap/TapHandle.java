@@ -129,7 +129,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd));
+        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd));
     }
 
     /**

@@ -114,6 +114,16 @@ public class linux_h extends linux_h$shared {
         return TUNGETFEATURES;
     }
 
+    private static final int TUNGETDEVNETNS = 21731;
+    /**
+     * {@snippet lang=c :
+     * #define TUNGETDEVNETNS 21731
+     * }
+     */
+    public static int TUNGETDEVNETNS() {
+        return TUNGETDEVNETNS;
+    }
+
     private static final long TUNSETSNDBUF = 1074025684L;
     /**
      * {@snippet lang=c :

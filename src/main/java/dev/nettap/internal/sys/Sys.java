@@ -98,6 +98,9 @@ public final class Sys {
     private static final MethodHandle POLL = errnoHandle(linux_h.poll$address(), linux_h.poll$descriptor());
     private static final MethodHandle EVENTFD = errnoHandle(linux_h.eventfd$address(), linux_h.eventfd$descriptor());
     private static final MethodHandle SETNS = errnoHandle(linux_h.setns$address(), linux_h.setns$descriptor());
+    private static final MethodHandle EPOLL_CREATE1 = errnoHandle(linux_h.epoll_create1$address(), linux_h.epoll_create1$descriptor());
+    private static final MethodHandle EPOLL_CTL = errnoHandle(linux_h.epoll_ctl$address(), linux_h.epoll_ctl$descriptor());
+    private static final MethodHandle EPOLL_WAIT = errnoHandle(linux_h.epoll_wait$address(), linux_h.epoll_wait$descriptor());
     private static final MethodHandle GETPID = plainHandle(linux_h.getpid$address(), linux_h.getpid$descriptor());
     private static final MethodHandle GETEUID = plainHandle(linux_h.geteuid$address(), linux_h.geteuid$descriptor());
 
@@ -207,6 +210,33 @@ public final class Sys {
     public static int setns(MemorySegment errno, int fd, int nstype) {
         try {
             return (int) SETNS.invokeExact(errno, fd, nstype);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_create1(flags)}. */
+    public static int epollCreate1(MemorySegment errno, int flags) {
+        try {
+            return (int) EPOLL_CREATE1.invokeExact(errno, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_ctl(epfd, op, fd, event)}; {@code event} is one packed {@code struct epoll_event}. */
+    public static int epollCtl(MemorySegment errno, int epfd, int op, int fd, MemorySegment event) {
+        try {
+            return (int) EPOLL_CTL.invokeExact(errno, epfd, op, fd, event);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code epoll_wait(epfd, events, maxevents, timeout)}; {@code events} holds {@code maxevents} entries. */
+    public static int epollWait(MemorySegment errno, int epfd, MemorySegment events, int maxevents, int timeoutMillis) {
+        try {
+            return (int) EPOLL_WAIT.invokeExact(errno, epfd, events, maxevents, timeoutMillis);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -1,0 +1,467 @@
+package dev.nettap.vnet;
+
+import static dev.nettap.vnet.Frames.put16;
+import static dev.nettap.vnet.Frames.put8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nettap.vnet.FrameException.Reason;
+import dev.nettap.vnet.Frames.Frame;
+import dev.nettap.vnet.VirtioNetHdr.Flag;
+import dev.nettap.vnet.VirtioNetHdr.GsoType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+class TxTranslationTest {
+
+    private static final int TCP = Checksums.PROTO_TCP;
+    private static final int UDP = Checksums.PROTO_UDP;
+
+    private static MemorySegment hdr() {
+        return MemorySegment.ofArray(new byte[VirtioNetHdr.SIZE]);
+    }
+
+    private static void assertHeader(MemorySegment h, boolean needsCsum, int start, int offset, int hdrLen,
+                                     GsoType gso, int gsoSize) {
+        assertEquals(needsCsum, VirtioNetHdr.hasFlag(h, Flag.NEEDS_CSUM), "NEEDS_CSUM");
+        assertFalse(VirtioNetHdr.hasFlag(h, Flag.DATA_VALID), "DATA_VALID");
+        assertEquals(start, VirtioNetHdr.csumStart(h), "csum_start");
+        assertEquals(offset, VirtioNetHdr.csumOffset(h), "csum_offset");
+        assertEquals(hdrLen, VirtioNetHdr.hdrLen(h), "hdr_len");
+        assertEquals(gso, VirtioNetHdr.gsoType(h), "gso_type");
+        assertFalse(VirtioNetHdr.gsoEcn(h), "ECN");
+        assertEquals(gsoSize, VirtioNetHdr.gsoSize(h), "gso_size");
+        assertEquals(0, VirtioNetHdr.numBuffers(h), "num_buffers");
+    }
+
+    @Test
+    void tso4NdisFrameIsRepaired() {
+        Frame f = Frames.build(14, true, TCP, 0, 4 * 1448, 0, 1);
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        MemorySegment h = hdr();
+        assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(f, 1448), f.seg(), h));
+        assertHeader(h, true, 34, 16, 54, GsoType.TCPV4, 1448);
+        assertEquals(20 + 20 + 4 * 1448, f.ipLengthField(), "IPv4 total length rewritten");
+        assertArrayEquals(correct, f.bytes(), "the repaired frame equals the correctly built one");
+        Frames.assertSeedCompletesToValidChecksum(f);
+    }
+
+    @Test
+    void tso4WithoutIpv4ChecksumRequestStillFixesTheHeaderItChanged() {
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 2);
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        TxMetadata md = Frames.tso(f, 1000).ipv4HeaderChecksum(false);
+        OffloadTranslation.buildTxHeader(md, f.seg(), hdr());
+        assertArrayEquals(correct, f.bytes());
+    }
+
+    @Test
+    void tso4AlreadyCorrectFrameIsUnchanged() {
+        Frame f = Frames.build(14, true, TCP, 0, 5000, 0, 3);
+        byte[] before = f.bytes();
+        MemorySegment h = hdr();
+        assertFalse(OffloadTranslation.buildTxHeader(Frames.tso(f, 1460), f.seg(), h));
+        assertArrayEquals(before, f.bytes());
+        assertHeader(h, true, 34, 16, 54, GsoType.TCPV4, 1460);
+    }
+
+    @Test
+    void tso4PaddedFrameKeepsItsIpLength() {
+        // 14 + 20 + 20 + 2 = 56 bytes, padded to the Ethernet minimum of 60.
+        Frame f = Frames.build(14, true, TCP, 0, 2, 4, 4);
+        byte[] before = f.bytes();
+        assertFalse(OffloadTranslation.buildTxHeader(Frames.tso(f, 1460), f.seg(), hdr()));
+        assertArrayEquals(before, f.bytes());
+        assertEquals(42, f.ipLengthField());
+    }
+
+    @Test
+    void tso4PaddedNdisFrameTakesTheLengthFromTheFrame() {
+        // A zeroed length cannot be told from padding: the whole frame after L2 counts.
+        Frame f = Frames.build(14, true, TCP, 0, 100, 6, 5);
+        Frames.ndisify(f);
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1460), f.seg(), hdr());
+        assertEquals(f.seg().byteSize() - 14, f.ipLengthField());
+        Frames.assertSeedCompletesToValidChecksum(f);
+    }
+
+    @Test
+    void tso4InconsistentLengthIsRewritten() {
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 6);
+        byte[] correct = f.bytes();
+        put16(f.seg(), 16, 65000); // longer than the frame
+        Checksums.setIpv4HeaderChecksum(f.seg(), 14);
+        put16(f.seg(), 14 + 20 + 16, Frames.seed(f, 0));
+        assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), hdr()));
+        assertArrayEquals(correct, f.bytes());
+    }
+
+    @Test
+    void tso6NdisFrameIsRepaired() {
+        Frame f = Frames.build(14, false, TCP, 0, 3 * 1440, 0, 7);
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        MemorySegment h = hdr();
+        assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(f, 1440), f.seg(), h));
+        assertHeader(h, true, 54, 16, 74, GsoType.TCPV6, 1440);
+        assertArrayEquals(correct, f.bytes());
+        Frames.assertSeedCompletesToValidChecksum(f);
+    }
+
+    @Test
+    void tso6WithExtensionHeadersSeedsTheUpperLayerLength() {
+        Frame f = Frames.build(14, false, TCP, 24, 4000, 0, 8); // hop-by-hop 8 + dest opts 16
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        MemorySegment h = hdr();
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), h);
+        assertHeader(h, true, 14 + 64, 16, 14 + 64 + 20, GsoType.TCPV6, 1000);
+        assertArrayEquals(correct, f.bytes());
+        Frames.assertSeedCompletesToValidChecksum(f);
+    }
+
+    @Test
+    void tso6AlreadyCorrectAndPaddedFramesAreUnchanged() {
+        for (int pad : new int[] {0, 7}) {
+            Frame f = Frames.build(14, false, TCP, 8, 2000, pad, 9);
+            byte[] before = f.bytes();
+            assertFalse(OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), hdr()));
+            assertArrayEquals(before, f.bytes(), "padding " + pad);
+        }
+    }
+
+    @Test
+    void tso6AuthenticationHeaderLengthRule() {
+        // Fixed header, then AH (next = TCP, payload len 4 -> (4 + 2) * 4 = 24 bytes), then TCP.
+        Frame base = Frames.build(0, false, TCP, 0, 500, 0, 10);
+        int ah = 24;
+        MemorySegment s = MemorySegment.ofArray(new byte[(int) base.seg().byteSize() + ah]);
+        MemorySegment.copy(base.seg(), 0, s, 0, 40);
+        MemorySegment.copy(base.seg(), 40, s, 40 + ah, base.seg().byteSize() - 40);
+        put8(s, 6, 51);
+        put8(s, 40, TCP);
+        put8(s, 41, 4);
+        Frame f = new Frame(s, 0, 40 + ah, 20, false, TCP);
+        Frames.ndisify(f);
+        MemorySegment h = hdr();
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 200), s, h);
+        assertEquals(64, VirtioNetHdr.csumStart(h));
+        assertEquals(base.seg().byteSize() - 40 + ah, Frames.u16(s, 4), "payload length includes AH");
+        Frames.assertSeedCompletesToValidChecksum(f);
+        // A wrong l3Length is caught by the walk.
+        TxMetadata wrong = Frames.tso(f, 200).l3Length(40 + 16);
+        assertEquals(Reason.L3_LENGTH_MISMATCH, assertThrows(FrameException.class,
+                () -> OffloadTranslation.buildTxHeader(wrong, s, hdr())).reason());
+    }
+
+    @Test
+    void usoIpv4AndIpv6() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            Frame f = Frames.build(14, v4, UDP, 0, 3 * 1200, 0, 11);
+            byte[] correct = f.bytes();
+            Frames.ndisify(f);
+            TxMetadata md = new TxMetadata().ipVersion(v4 ? IpVersion.IPV4 : IpVersion.IPV6).l2Length(14)
+                    .l3Length(f.l3()).l4Length(8).udpSegmentation(1200).ipv4HeaderChecksum(true);
+            MemorySegment h = hdr();
+            assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), h));
+            int start = 14 + f.l3();
+            assertHeader(h, true, start, 6, start + 8, GsoType.UDP_L4, 1200);
+            assertArrayEquals(correct, f.bytes());
+            Frames.assertSeedCompletesToValidChecksum(f);
+        }
+    }
+
+    @Test
+    void tcpChecksumOffloadTunModeLeavesTheSeed() {
+        Frame f = Frames.build(0, true, TCP, 0, 700, 0, 12);
+        put16(f.seg(), 10, 0); // IPv4 header checksum left to us
+        byte[] before = f.bytes();
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV4).l3Length(20).l4Length(20).tcpChecksum(true)
+                .ipv4HeaderChecksum(true);
+        MemorySegment h = hdr();
+        assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), h));
+        assertHeader(h, true, 20, 16, 40, GsoType.NONE, 0);
+        assertEquals(0xFFFF, Checksums.rfc1071(f.seg(), 0, 20), "IPv4 header checksum computed");
+        byte[] after = f.bytes();
+        after[10] = before[10];
+        after[11] = before[11];
+        assertArrayEquals(before, after, "only the IPv4 checksum changed");
+        Frames.assertSeedCompletesToValidChecksum(f);
+    }
+
+    @Test
+    void udpChecksumOffloadIpv6() {
+        Frame f = Frames.build(14, false, UDP, 0, 333, 0, 13);
+        byte[] before = f.bytes();
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV6).l2Length(14).l3Length(40).udpChecksum(true);
+        MemorySegment h = hdr();
+        assertFalse(OffloadTranslation.buildTxHeader(md, f.seg(), h));
+        assertHeader(h, true, 54, 6, 62, GsoType.NONE, 0);
+        assertArrayEquals(before, f.bytes());
+    }
+
+    @Test
+    void noOffloadZeroesTheHeaderAndLeavesTheFrame() {
+        Frame f = Frames.build(14, true, TCP, 0, 100, 0, 14);
+        put16(f.seg(), 24, 0xBEEF); // even a wrong IPv4 checksum is left alone
+        byte[] before = f.bytes();
+        MemorySegment h = hdr();
+        h.fill((byte) 0x5A);
+        assertFalse(OffloadTranslation.buildTxHeader(new TxMetadata().l2Length(14), f.seg(), h));
+        assertArrayEquals(new byte[12], h.toArray(ValueLayout.JAVA_BYTE));
+        assertArrayEquals(before, f.bytes());
+    }
+
+    @Test
+    void ipv4HeaderChecksumAloneWithOptions() {
+        Frame f = Frames.build(14, true, UDP, 0, 10, 0, 15);
+        put8(f.seg(), 14, 0x46); // claims 24 bytes of header; the 4 "option" bytes are UDP's ports
+        put16(f.seg(), 24, 0);
+        MemorySegment h = hdr();
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).ipv4HeaderChecksum(true);
+        assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), h));
+        assertEquals(0xFFFF, Checksums.rfc1071(f.seg(), 14, 24));
+        assertArrayEquals(new byte[12], h.toArray(ValueLayout.JAVA_BYTE));
+        // For an IPv6 frame the request is ignored.
+        Frame g = Frames.build(14, false, UDP, 0, 10, 0, 16);
+        byte[] before = g.bytes();
+        OffloadTranslation.buildTxHeader(new TxMetadata().ipVersion(IpVersion.IPV6).ipv4HeaderChecksum(true),
+                g.seg(), h);
+        assertArrayEquals(before, g.bytes());
+    }
+
+    @Test
+    void priorityTsoThenUsoThenTcpThenUdp() {
+        Frame t = Frames.build(14, true, TCP, 0, 3000, 0, 17);
+        MemorySegment h = hdr();
+        OffloadTranslation.buildTxHeader(Frames.tso(t, 1000).udpChecksum(true).udpSegmentation(500), t.seg(), h);
+        assertEquals(GsoType.TCPV4, VirtioNetHdr.gsoType(h));
+        assertEquals(1000, VirtioNetHdr.gsoSize(h));
+
+        Frame u = Frames.build(14, true, UDP, 0, 3000, 0, 18);
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).l4Length(8)
+                .udpSegmentation(500).tcpChecksum(true).udpChecksum(true);
+        OffloadTranslation.buildTxHeader(md, u.seg(), h);
+        assertEquals(GsoType.UDP_L4, VirtioNetHdr.gsoType(h));
+        assertEquals(6, VirtioNetHdr.csumOffset(h));
+
+        md.clear().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).tcpChecksum(true).udpChecksum(true);
+        OffloadTranslation.buildTxHeader(md, t.seg(), h);
+        assertEquals(16, VirtioNetHdr.csumOffset(h));
+        assertEquals(GsoType.NONE, VirtioNetHdr.gsoType(h));
+        // ...and TCP wins over UDP even on a UDP frame, which the protocol check then refuses.
+        assertEquals(Reason.L4_PROTOCOL_MISMATCH, assertThrows(FrameException.class,
+                () -> OffloadTranslation.buildTxHeader(md, u.seg(), hdr())).reason());
+    }
+
+    @Test
+    void l4LengthZeroIsReadFromTheTcpDataOffset() {
+        Frame f = Frames.build(14, true, TCP, 0, 100, 0, 19);
+        MemorySegment h = hdr();
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 50).l4Length(0), f.seg(), h);
+        assertEquals(54, VirtioNetHdr.hdrLen(h));
+    }
+
+    @Test
+    void legacyTenByteHeaderIsWritten() {
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 20);
+        MemorySegment h = MemorySegment.ofArray(new byte[VirtioNetHdr.LEGACY_SIZE]);
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), h);
+        assertEquals(1000, VirtioNetHdr.gsoSize(h));
+        assertEquals(34, VirtioNetHdr.csumStart(h));
+    }
+
+    @Test
+    void worksOnNativeSegments() {
+        Frame f = Frames.build(14, false, TCP, 0, 2000, 0, 21);
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment frame = arena.allocate(f.seg().byteSize());
+            frame.copyFrom(f.seg());
+            MemorySegment h = arena.allocate(VirtioNetHdr.LAYOUT);
+            OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), frame, h);
+            assertArrayEquals(correct, frame.toArray(ValueLayout.JAVA_BYTE));
+            assertEquals(GsoType.TCPV6, VirtioNetHdr.gsoType(h));
+        }
+    }
+
+    // ------------------------------------------------------------------------------ oversize
+
+    @Test
+    void ipv4OversizeIsRefused() {
+        Frame f = Frames.build(14, true, TCP, 0, 65535 - 40 + 1, 0, 22); // total length would be 65536
+        Frames.ndisify(f);
+        assertRefused(f, Frames.tso(f, 1460), Reason.L3_PAYLOAD_TOO_LARGE);
+    }
+
+    @Test
+    void ipv4LargestFrameIsAccepted() {
+        Frame f = Frames.build(14, true, TCP, 0, 65535 - 40, 0, 23);
+        byte[] correct = f.bytes();
+        Frames.ndisify(f);
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1460), f.seg(), hdr());
+        assertArrayEquals(correct, f.bytes());
+    }
+
+    @Test
+    void ipv6OversizeIsRefusedAndLargestAccepted() {
+        Frame big = Frames.build(14, false, TCP, 0, 65535 - 20 + 1, 0, 24);
+        Frames.ndisify(big);
+        assertRefused(big, Frames.tso(big, 1440), Reason.L3_PAYLOAD_TOO_LARGE);
+        Frame max = Frames.build(14, false, TCP, 0, 65535 - 20, 0, 25);
+        byte[] correct = max.bytes();
+        Frames.ndisify(max);
+        OffloadTranslation.buildTxHeader(Frames.tso(max, 1440), max.seg(), hdr());
+        assertArrayEquals(correct, max.bytes());
+    }
+
+    // ------------------------------------------------------------------------------ bad input
+
+    private static void assertRefused(Frame f, TxMetadata md, Reason reason) {
+        assertRefused(f.seg(), md, reason);
+    }
+
+    private static void assertRefused(MemorySegment frame, TxMetadata md, Reason reason) {
+        byte[] before = frame.toArray(ValueLayout.JAVA_BYTE);
+        MemorySegment h = hdr();
+        h.fill((byte) 0xA5);
+        FrameException e = assertThrows(FrameException.class, () -> OffloadTranslation.buildTxHeader(md, frame, h));
+        assertEquals(reason, e.reason(), e.getMessage());
+        assertArrayEquals(before, frame.toArray(ValueLayout.JAVA_BYTE), "frame unchanged");
+        byte[] pattern = new byte[12];
+        java.util.Arrays.fill(pattern, (byte) 0xA5);
+        assertArrayEquals(pattern, h.toArray(ValueLayout.JAVA_BYTE), "header unchanged");
+    }
+
+    private static Frame ndisTso4() {
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 30);
+        Frames.ndisify(f);
+        return f;
+    }
+
+    @Test
+    void lengthsBeyondTheFrame() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 1000).l4Length(4000), Reason.LENGTHS_BEYOND_FRAME);
+        assertRefused(f, Frames.tso(f, 1000).l2Length(3100), Reason.LENGTHS_BEYOND_FRAME);
+    }
+
+    @Test
+    void csumBeyondTheFrame() {
+        // A UDP checksum offload on a frame that ends right after the UDP source port.
+        Frame f = Frames.build(14, true, UDP, 0, 0, 0, 31);
+        MemorySegment cut = MemorySegment.ofArray(f.seg().asSlice(0, 14 + 20 + 6).toArray(ValueLayout.JAVA_BYTE));
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).udpChecksum(true);
+        put16(cut, 16, 26);
+        assertRefused(cut, md, Reason.CSUM_BEYOND_FRAME);
+    }
+
+    @Test
+    void tsoWithMssZeroAndOversizedMss() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 0), Reason.SEGMENT_SIZE_ZERO);
+        assertRefused(f, Frames.tso(f, 70_000), Reason.FIELD_OVERFLOW);
+        TxMetadata uso = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).udpSegmentation(0);
+        Frame u = Frames.build(14, true, UDP, 0, 100, 0, 32);
+        assertRefused(u, uso, Reason.SEGMENT_SIZE_ZERO);
+    }
+
+    @Test
+    void ihlBelowFive() {
+        Frame f = ndisTso4();
+        put8(f.seg(), 14, 0x44);
+        assertRefused(f, Frames.tso(f, 1000), Reason.IHL_TOO_SMALL);
+        assertRefused(f, new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).ipv4HeaderChecksum(true),
+                Reason.IHL_TOO_SMALL);
+    }
+
+    @Test
+    void frameShorterThanClaimedHeaders() {
+        // IHL 15 (60 bytes) in a 14 + 50 byte frame.
+        MemorySegment s = MemorySegment.ofArray(new byte[64]);
+        put8(s, 14, 0x4F);
+        assertRefused(s, new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).ipv4HeaderChecksum(true),
+                Reason.FRAME_TOO_SHORT);
+        // A TCP data offset of 15 words past the end.
+        Frame f = Frames.build(14, true, TCP, 0, 10, 0, 33);
+        put8(f.seg(), 14 + 20 + 12, 0xF0);
+        assertRefused(f, Frames.tso(f, 1000).l4Length(0), Reason.FRAME_TOO_SHORT);
+        // An IPv6 header cut short, and an extension header that runs past the end.
+        MemorySegment v6 = MemorySegment.ofArray(new byte[14 + 30]);
+        put8(v6, 14, 0x60);
+        TxMetadata md6 = new TxMetadata().ipVersion(IpVersion.IPV6).l2Length(14).tcpChecksum(true);
+        assertRefused(v6, md6, Reason.FRAME_TOO_SHORT);
+        Frame g = Frames.build(14, false, TCP, 8, 10, 0, 34);
+        put8(g.seg(), 14 + 41, 200);
+        assertRefused(g, Frames.tso(g, 100), Reason.FRAME_TOO_SHORT);
+        // No room for the IP header at all.
+        assertRefused(MemorySegment.ofArray(new byte[14]),
+                new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).tcpChecksum(true), Reason.FRAME_TOO_SHORT);
+    }
+
+    @Test
+    void unknownIpVersion() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 1000).ipVersion(IpVersion.UNSPECIFIED), Reason.UNKNOWN_IP_VERSION);
+        put8(f.seg(), 14, 0x55);
+        assertRefused(f, Frames.tso(f, 1000), Reason.UNKNOWN_IP_VERSION);
+    }
+
+    @Test
+    void ipVersionMismatch() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 1000).ipVersion(IpVersion.IPV6).l3Length(40), Reason.IP_VERSION_MISMATCH);
+    }
+
+    @Test
+    void l3LengthMismatchAndBadTcpDataOffset() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 1000).l3Length(24), Reason.L3_LENGTH_MISMATCH);
+        put8(f.seg(), 14 + 20 + 12, 0x40);
+        assertRefused(f, Frames.tso(f, 1000), Reason.BAD_HEADER_FIELD);
+    }
+
+    @Test
+    void headerSegmentTooSmall() {
+        Frame f = ndisTso4();
+        byte[] before = f.bytes();
+        FrameException e = assertThrows(FrameException.class,
+                () -> OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), MemorySegment.ofArray(new byte[9])));
+        assertEquals(Reason.HEADER_TOO_SMALL, e.reason());
+        assertArrayEquals(before, f.bytes());
+    }
+
+    @Test
+    void messagesNameTheFieldAndValues() {
+        Frame f = ndisTso4();
+        FrameException e = assertThrows(FrameException.class,
+                () -> OffloadTranslation.buildTxHeader(Frames.tso(f, 1000).l4Length(4000), f.seg(), hdr()));
+        assertTrue(e.getMessage().contains("l4Length 4000"), e.getMessage());
+        assertTrue(e.getMessage().contains(String.valueOf(f.seg().byteSize())), e.getMessage());
+    }
+
+    @Test
+    void negativeLengthsAreRefusedBySetters() {
+        TxMetadata md = new TxMetadata();
+        for (Consumer<TxMetadata> c : java.util.List.<Consumer<TxMetadata>>of(m -> m.l2Length(-1),
+                m -> m.l3Length(-1), m -> m.l4Length(-1), m -> m.tcpSegmentation(-1), m -> m.udpSegmentation(-5))) {
+            assertThrows(IllegalArgumentException.class, () -> c.accept(md));
+        }
+    }
+
+    @Test
+    void advertisedOffloadsCoverEveryPathAndAreImmutable() {
+        assertEquals(java.util.EnumSet.allOf(TxOffload.class), OffloadTranslation.TAP_TX_OFFLOADS);
+        assertThrows(UnsupportedOperationException.class,
+                () -> OffloadTranslation.TAP_TX_OFFLOADS.remove(TxOffload.USO));
+    }
+}

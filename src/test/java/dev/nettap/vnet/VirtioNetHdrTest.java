@@ -1,0 +1,95 @@
+package dev.nettap.vnet;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.nettap.vnet.FrameException.Reason;
+import dev.nettap.vnet.VirtioNetHdr.Flag;
+import dev.nettap.vnet.VirtioNetHdr.GsoType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+class VirtioNetHdrTest {
+
+    @Test
+    void layoutIsTwelveLittleEndianBytes() {
+        assertEquals(12, VirtioNetHdr.LAYOUT.byteSize());
+        assertEquals(12, VirtioNetHdr.SIZE);
+        assertEquals(10, VirtioNetHdr.LEGACY_SIZE);
+        assertEquals(1, VirtioNetHdr.LAYOUT.byteAlignment());
+        assertEquals(10, VirtioNetHdr.LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("num_buffers")));
+        assertEquals(6, VirtioNetHdr.LAYOUT.byteOffset(MemoryLayout.PathElement.groupElement("csum_start")));
+    }
+
+    @Test
+    void fieldsLandAtTheKernelOffsets() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment h = arena.allocate(VirtioNetHdr.LAYOUT);
+            VirtioNetHdr.setFlag(h, Flag.NEEDS_CSUM, true);
+            VirtioNetHdr.setGso(h, GsoType.TCPV6, true);
+            VirtioNetHdr.setHdrLen(h, 0x0102);
+            VirtioNetHdr.setGsoSize(h, 0x0304);
+            VirtioNetHdr.setCsumStart(h, 0x0506);
+            VirtioNetHdr.setCsumOffset(h, 0x0708);
+            VirtioNetHdr.setNumBuffers(h, 0x090A);
+            assertArrayEquals(new byte[] {1, (byte) 0x84, 2, 1, 4, 3, 6, 5, 8, 7, 0x0A, 9},
+                    h.toArray(ValueLayout.JAVA_BYTE));
+            assertTrue(VirtioNetHdr.hasFlag(h, Flag.NEEDS_CSUM));
+            assertFalse(VirtioNetHdr.hasFlag(h, Flag.DATA_VALID));
+            assertEquals(GsoType.TCPV6, VirtioNetHdr.gsoType(h));
+            assertTrue(VirtioNetHdr.gsoEcn(h));
+            assertEquals(0x0102, VirtioNetHdr.hdrLen(h));
+            assertEquals(0x0304, VirtioNetHdr.gsoSize(h));
+            assertEquals(0x0506, VirtioNetHdr.csumStart(h));
+            assertEquals(0x0708, VirtioNetHdr.csumOffset(h));
+            assertEquals(0x090A, VirtioNetHdr.numBuffers(h));
+            VirtioNetHdr.setFlag(h, Flag.DATA_VALID, true);
+            VirtioNetHdr.setFlag(h, Flag.NEEDS_CSUM, false);
+            assertEquals(2, h.get(ValueLayout.JAVA_BYTE, 0));
+            VirtioNetHdr.clear(h);
+            assertArrayEquals(new byte[12], h.toArray(ValueLayout.JAVA_BYTE));
+        }
+    }
+
+    @Test
+    void unsignedSixteenBitValues() {
+        MemorySegment h = MemorySegment.ofArray(new byte[12]);
+        VirtioNetHdr.setGsoSize(h, 0xFFFF);
+        assertEquals(0xFFFF, VirtioNetHdr.gsoSize(h));
+        assertEquals(Reason.FIELD_OVERFLOW,
+                assertThrows(FrameException.class, () -> VirtioNetHdr.setCsumStart(h, 0x10000)).reason());
+        assertThrows(FrameException.class, () -> VirtioNetHdr.setHdrLen(h, -1));
+    }
+
+    @Test
+    void legacyHeaderHasNoNumBuffers() {
+        MemorySegment h = MemorySegment.ofArray(new byte[10]);
+        VirtioNetHdr.setCsumOffset(h, 16);
+        VirtioNetHdr.clear(h);
+        assertEquals(0, VirtioNetHdr.csumOffset(h));
+        assertEquals(Reason.HEADER_TOO_SMALL,
+                assertThrows(FrameException.class, () -> VirtioNetHdr.numBuffers(h)).reason());
+        assertEquals(Reason.HEADER_TOO_SMALL, assertThrows(FrameException.class,
+                () -> VirtioNetHdr.gsoSize(MemorySegment.ofArray(new byte[9]))).reason());
+    }
+
+    @Test
+    void gsoCodesAndUnknownBits() {
+        for (GsoType t : GsoType.values()) {
+            assertEquals(t, GsoType.ofCode(t.code()));
+        }
+        assertEquals(5, GsoType.UDP_L4.code());
+        assertEquals(Reason.BAD_HEADER_FIELD, assertThrows(FrameException.class, () -> GsoType.ofCode(2)).reason());
+        assertThrows(FrameException.class, () -> GsoType.ofCode(6));
+        MemorySegment h = MemorySegment.ofArray(new byte[12]);
+        assertFalse(VirtioNetHdr.hasUnknownFlags(h));
+        h.set(ValueLayout.JAVA_BYTE, 0, (byte) 4);
+        assertTrue(VirtioNetHdr.hasUnknownFlags(h));
+    }
+}
