@@ -26,19 +26,18 @@ final class InNamespace {
         return run("network namespace " + netns, () -> enter(netns), action);
     }
 
-    /** As {@link #call(Path, Action)}, with a namespace given by an open fd (still owned by the caller). */
+    /**
+     * As {@link #call(Path, Action)}, with the namespace given by an open fd of a namespace file
+     * (not consumed: the caller keeps it); {@code what} names it in errors and the thread name.
+     */
     static <T> T call(int netnsFd, String what, Action<T> action) throws TapException {
         return run(what, () -> {
-            MemorySegment err = Sys.errnoSlot();
-            if (Sys.setns(err, netnsFd, linux_h.CLONE_NEWNET()) < 0) {
-                int e = Sys.errno(err);
-                throw TapException.syscall("setns", e, what, e == linux_h.EINVAL() ? "not a network namespace fd" : null);
-            }
+            enter(Sys.errnoSlot(), netnsFd, what);
             return null;
         }, action);
     }
 
-    private static <T> T run(String what, Action<Void> enter, Action<T> action) throws TapException {
+    private static <T> T run(String what, Action<?> enter, Action<T> action) throws TapException {
         AtomicReference<Object> result = new AtomicReference<>();
         Thread t = Thread.ofPlatform().name("nettap " + what).unstarted(() -> {
             try {
@@ -83,25 +82,36 @@ final class InNamespace {
 
     private static Void enter(Path netns) throws TapException {
         MemorySegment err = Sys.errnoSlot();
+        String ctx = "network namespace " + netns;
         int nsfd;
         try (Arena arena = Arena.ofConfined()) {
             nsfd = Sys.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
         }
         if (nsfd < 0) {
             int e = Sys.errno(err);
-            throw TapException.syscall("open", e, "network namespace " + netns,
+            throw TapException.syscall("open", e, ctx,
                     e == linux_h.ENOENT() ? "no such namespace file (ip netns add NAME makes /run/netns/NAME)" : null);
         }
         try {
-            if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
-                int e = Sys.errno(err);
-                throw TapException.syscall("setns", e, "network namespace " + netns,
-                        e == linux_h.EINVAL() ? "not a network namespace file"
-                                : e == linux_h.EPERM() ? "needs CAP_SYS_ADMIN" : null);
-            }
+            enter(err, nsfd, ctx);
         } finally {
             Sys.close(err, nsfd);
         }
         return null;
+    }
+
+    /** {@code setns(nsfd, CLONE_NEWNET)} on this (dedicated) thread; EINVAL means "not a netns". */
+    private static void enter(MemorySegment err, int nsfd, String ctx) throws TapException {
+        if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
+            int e = Sys.errno(err);
+            if (e == linux_h.EINVAL()) {
+                throw new TapException(TapException.Kind.NOT_A_NAMESPACE, "setns", e, ctx,
+                        TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
+                                "not a network namespace file (another namespace type, or not a namespace at all)").getMessage());
+            }
+            throw TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
+                    e == linux_h.EPERM() ? "needs CAP_SYS_ADMIN"
+                            : e == linux_h.EBADF() ? "not an open file descriptor" : null);
+        }
     }
 }

@@ -171,7 +171,7 @@ public final class Tap implements AutoCloseable {
         if (fd < 0) {
             throw new IllegalStateException("handle " + handle.origin() + " was already closed or opened");
         }
-        String ctx = "fd " + fd + " (" + handle.origin() + ")";
+        String ctx = handle.context(fd);
         MemorySegment err = Sys.errnoSlot();
         int wakeFd = -1;
         Arena arena = Arena.ofShared();
@@ -187,7 +187,7 @@ public final class Tap implements AutoCloseable {
                 throw new TapException(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
                         "TUNGETIFF", e, ctx, TapException.syscall("TUNGETIFF", e, ctx, found).getMessage());
             }
-            int flags = Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
+            int flags = NoPiCheck.trueFlags(err, fd, Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr))), ctx);
             String name = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8);
             TapMode mode = checkFlags(flags, handle.expectedMode(), ctx, name);
             int previous = vnetHdrSize(err, fd, ctx, arena);

@@ -27,7 +27,19 @@ public class TapException extends IOException {
         /** The device lacks a flag nettap requires ({@code IFF_NO_PI} set? {@code IFF_VNET_HDR} missing?). */
         UNSUPPORTED_FLAGS,
         /** The device's virtio-net header size could not be set to 12 bytes. */
-        HEADER_SIZE
+        HEADER_SIZE,
+        /** A path or fd given as a network namespace is not one ({@code setns} said {@code EINVAL}). */
+        NOT_A_NAMESPACE,
+        /** An {@code SCM_RIGHTS} exchange: the message carried no file descriptor. */
+        NO_FDS,
+        /** An {@code SCM_RIGHTS} exchange: the message carried more fds than asked for (all were closed). */
+        TOO_MANY_FDS,
+        /** An {@code SCM_RIGHTS} exchange: the control data was cut ({@code MSG_CTRUNC}; what arrived was closed). */
+        TRUNCATED,
+        /** An {@code SCM_RIGHTS} exchange: the peer closed the connection before sending a message. */
+        PEER_CLOSED,
+        /** An {@code SCM_RIGHTS} exchange: nothing arrived within the timeout. */
+        TIMEOUT
     }
 
     /** What went wrong. */

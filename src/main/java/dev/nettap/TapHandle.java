@@ -74,7 +74,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return attach(nameBytes, name, mode, cloneDevice, null);
+        return attach(nameBytes, name, mode, cloneDevice, "");
     }
 
     /**
@@ -101,12 +101,119 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, netns));
+        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, " in netns " + netns));
     }
 
-    private static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, Path netns)
+    /**
+     * As {@link #createInNamespace(Path, String, TapMode, Path)}, with the network namespace given by
+     * an open fd of a namespace file ({@code /run/netns/X}, {@code /proc/PID/ns/net}, or one received
+     * from another process). The fd is not consumed: the caller keeps it and closes it.
+     *
+     * @param netnsFd     an open fd of a network namespace file
+     * @param name        the interface name, or {@code ""} / a {@code %d} template
+     * @param mode        TAP or TUN
+     * @param cloneDevice the clone device, as seen from this process's mount namespace
+     * @return the handle; its origin reads {@code /dev/net/tun as "vm0" in netns fd 5}
+     * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
+     *                                  {@code name}
+     * @throws TapException             of kind {@link TapException.Kind#NOT_A_NAMESPACE} if the fd is
+     *                                  not a network namespace, {@link TapException.Kind#SYSCALL} if it
+     *                                  is not open ({@code EBADF}) or the device cannot be created there
+     */
+    public static TapHandle createInNamespace(int netnsFd, String name, TapMode mode, Path cloneDevice)
             throws TapException {
-        String where = netns == null ? "" : " in netns " + netns;
+        if (netnsFd < 0) {
+            throw new IllegalArgumentException("netnsFd must be an open file descriptor, not " + netnsFd);
+        }
+        byte[] nameBytes = InterfaceNames.check(name);
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(cloneDevice, "cloneDevice");
+        Platform.requireLinux();
+        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd));
+    }
+
+    /**
+     * Adopts an fd this process inherited, by convention a TAP queue handed to it as fd 3 by a
+     * container runtime or another launcher. Same as {@link #ofInheritedFd(int, TapMode)} with
+     * {@link TapMode#TAP}.
+     *
+     * @param fd the inherited fd number, e.g. 3
+     * @return the handle; its origin reads {@code fd 3 (inherited)}
+     * @throws IllegalArgumentException if {@code fd} is negative
+     * @throws TapException             of kind {@link TapException.Kind#NOT_A_TAP} (errno
+     *                                  {@code EBADF}) if {@code fd} is not open
+     */
+    public static TapHandle ofInheritedFd(int fd) throws TapException {
+        return ofInheritedFd(fd, TapMode.TAP);
+    }
+
+    /**
+     * Adopts an fd this process inherited (or got any other way the library does not know). The
+     * handle takes ownership at once: it sets {@code FD_CLOEXEC} (per fd: the queue does not leak
+     * into processes this one starts) and {@code O_NONBLOCK}. <b>{@code O_NONBLOCK} is a flag of the
+     * open file description, shared with every other process that holds the same open file</b> (the
+     * launcher that passed it, if it kept a copy): they see their reads and writes turn
+     * non-blocking too.
+     *
+     * <p>Nothing else is checked here: whether the fd is a TAP/TUN queue of the right mode with
+     * {@code IFF_NO_PI} and {@code IFF_VNET_HDR} is decided by {@link Tap#open(TapHandle)}, which
+     * closes the fd when it refuses it. So, from this call on, the fd belongs to nettap whatever
+     * happens: a refused fd is closed, never leaked; the caller must not close it or use it again.
+     * If this method throws because the fd is not open there is nothing to close; if it throws for
+     * any other reason it has closed the fd.
+     *
+     * @param fd       the fd number
+     * @param expected the mode the fd must have, or {@code null} to accept TAP and TUN
+     * @return the handle; its origin reads {@code fd 3 (inherited)}
+     * @throws IllegalArgumentException if {@code fd} is negative
+     * @throws TapException             of kind {@link TapException.Kind#NOT_A_TAP} (errno
+     *                                  {@code EBADF}) if {@code fd} is not open, or
+     *                                  {@link TapException.Kind#SYSCALL} if its flags cannot be set
+     */
+    public static TapHandle ofInheritedFd(int fd, TapMode expected) throws TapException {
+        if (fd < 0) {
+            throw new IllegalArgumentException("an inherited fd is a non-negative number, not " + fd);
+        }
+        Platform.requireLinux();
+        return adopt(fd, "fd " + fd + " (inherited)", expected);
+    }
+
+    /**
+     * Takes ownership of {@code fd}: sets {@code FD_CLOEXEC} and {@code O_NONBLOCK}. Closes the fd
+     * when a flag cannot be set; throws {@code NOT_A_TAP}/{@code EBADF} without closing anything
+     * when the fd is not open.
+     */
+    static TapHandle adopt(int fd, String origin, TapMode expected) throws TapException {
+        MemorySegment err = Sys.errnoSlot();
+        int fdFlags = Sys.fcntl(err, fd, linux_h.F_GETFD(), 0);
+        if (fdFlags < 0) {
+            int e = Sys.errno(err);
+            String ctx = origin;
+            if (e == linux_h.EBADF()) {
+                throw new TapException(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
+                        TapException.syscall("fcntl(F_GETFD)", e, ctx, "not an open file descriptor").getMessage());
+            }
+            Sys.close(err, fd);
+            throw TapException.syscall("fcntl(F_GETFD)", e, ctx, null);
+        }
+        if ((fdFlags & linux_h.FD_CLOEXEC()) == 0
+                && Sys.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
+            int e = Sys.errno(err);
+            Sys.close(err, fd);
+            throw TapException.syscall("fcntl(F_SETFD, FD_CLOEXEC)", e, origin, null);
+        }
+        int fl = Sys.fcntl(err, fd, linux_h.F_GETFL(), 0);
+        if (fl < 0 || ((fl & linux_h.O_NONBLOCK()) == 0
+                && Sys.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0)) {
+            int e = Sys.errno(err);
+            Sys.close(err, fd);
+            throw TapException.syscall("fcntl(F_SETFL, O_NONBLOCK)", e, origin, null);
+        }
+        return new TapHandle(fd, origin, null, expected);
+    }
+
+    private static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, String where)
+            throws TapException {
         String ctx = cloneDevice + " for \"" + name + "\"" + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
@@ -185,6 +292,11 @@ public final class TapHandle implements AutoCloseable {
     /** The mode this handle was created for, or {@code null} if any mode is acceptable. */
     TapMode expectedMode() {
         return expectedMode;
+    }
+
+    /** How errors about {@code fd}, just released from this handle, name it: {@code fd 3 (inherited)}. */
+    String context(int fd) {
+        return origin.startsWith("fd " + fd + " ") ? origin : "fd " + fd + " (" + origin + ")";
     }
 
     /** Hands the fd over to the caller (a {@link Tap}), leaving this handle empty; -1 if it was empty. */

@@ -259,4 +259,101 @@ public final class Sys {
             throw new AssertionError(t);
         }
     }
+
+    // ---- AF_UNIX sockets and fd duplication (handover: SCM_RIGHTS, inherited fds) ---------------
+    // Control-path calls: they allocate nothing themselves, and the caller passes the errno slot.
+
+    private static final MethodHandle SOCKET = errnoHandle(linux_h.socket$address(), linux_h.socket$descriptor());
+    private static final MethodHandle SOCKETPAIR = errnoHandle(linux_h.socketpair$address(), linux_h.socketpair$descriptor());
+    private static final MethodHandle BIND = errnoHandle(linux_h.bind$address(), linux_h.bind$descriptor());
+    private static final MethodHandle LISTEN = errnoHandle(linux_h.listen$address(), linux_h.listen$descriptor());
+    private static final MethodHandle CONNECT = errnoHandle(linux_h.connect$address(), linux_h.connect$descriptor());
+    private static final MethodHandle ACCEPT4 = errnoHandle(linux_h.accept4$address(), linux_h.accept4$descriptor());
+    private static final MethodHandle SENDMSG = errnoHandle(linux_h.sendmsg$address(), linux_h.sendmsg$descriptor());
+    private static final MethodHandle RECVMSG = errnoHandle(linux_h.recvmsg$address(), linux_h.recvmsg$descriptor());
+    private static final MethodHandle DUP = errnoHandle(linux_h.dup$address(), linux_h.dup$descriptor());
+
+    /** {@code socket(domain, type, protocol)}. */
+    public static int socket(MemorySegment errno, int domain, int type, int protocol) {
+        try {
+            return (int) SOCKET.invokeExact(errno, domain, type, protocol);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code socketpair(domain, type, protocol, sv)}; {@code sv} holds two {@code int}s (8 bytes). */
+    public static int socketpair(MemorySegment errno, int domain, int type, int protocol, MemorySegment sv) {
+        try {
+            return (int) SOCKETPAIR.invokeExact(errno, domain, type, protocol, sv);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code bind(fd, addr, len)}; {@code addr} is a native {@code struct sockaddr_*} of at least {@code len} bytes. */
+    public static int bind(MemorySegment errno, int fd, MemorySegment addr, int len) {
+        try {
+            return (int) BIND.invokeExact(errno, fd, addr, len);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code listen(fd, backlog)}. */
+    public static int listen(MemorySegment errno, int fd, int backlog) {
+        try {
+            return (int) LISTEN.invokeExact(errno, fd, backlog);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code connect(fd, addr, len)}; {@code addr} as for {@link #bind}. */
+    public static int connect(MemorySegment errno, int fd, MemorySegment addr, int len) {
+        try {
+            return (int) CONNECT.invokeExact(errno, fd, addr, len);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code accept4(fd, addr, lenp, flags)}; {@code addr} and {@code lenp} may be {@link MemorySegment#NULL}. */
+    public static int accept4(MemorySegment errno, int fd, MemorySegment addr, MemorySegment lenp, int flags) {
+        try {
+            return (int) ACCEPT4.invokeExact(errno, fd, addr, lenp, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * {@code sendmsg(fd, msg, flags)}; {@code msg} is a native {@code struct msghdr} whose iovecs and
+     * control buffer describe live native memory.
+     */
+    public static long sendmsg(MemorySegment errno, int fd, MemorySegment msg, int flags) {
+        try {
+            return (long) SENDMSG.invokeExact(errno, fd, msg, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code recvmsg(fd, msg, flags)}; {@code msg} as for {@link #sendmsg}, its buffers writable. */
+    public static long recvmsg(MemorySegment errno, int fd, MemorySegment msg, int flags) {
+        try {
+            return (long) RECVMSG.invokeExact(errno, fd, msg, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code dup(fd)}: the new fd does not have {@code FD_CLOEXEC}. */
+    public static int dup(MemorySegment errno, int fd) {
+        try {
+            return (int) DUP.invokeExact(errno, fd);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
 }
