@@ -1,9 +1,12 @@
 package dev.nettap;
 
+import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -15,10 +18,19 @@ import java.nio.file.Path;
 final class KernelCounters {
     private KernelCounters() {}
 
-    static TapStatistics.Kernel read(int tapFd, String name) throws TapException {
+    static TapStatistics.Kernel read(int tapFd, String openName) throws TapException {
         MemorySegment err = Sys.errnoSlot();
+        String ctx = "\"" + openName + "\" (fd " + tapFd + ")";
+        // The device may have been renamed since it was opened (and another took its old name): ask now.
+        String name;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ifr = ifreq.allocate(arena);
+            if (Sys.ioctl(err, tapFd, linux_h.TUNGETIFF(), ifr) < 0) {
+                throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
+            }
+            name = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8);
+        }
         int nsfd = Sys.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
-        String ctx = "\"" + name + "\" (fd " + tapFd + ")";
         if (nsfd < 0) {
             int e = Sys.errno(err);
             throw TapException.syscall("TUNGETDEVNETNS", e, ctx,

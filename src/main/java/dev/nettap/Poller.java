@@ -43,24 +43,27 @@ final class Poller {
         return instance;
     }
 
-    /** Adds {@code fd} (disarmed) and returns the key its events carry. */
-    long register(int fd, Tap.WaitSet set, String ctx) throws TapException {
-        long id = ids.incrementAndGet();
+    /** A key for {@link #register}; events of that fd carry it. */
+    long newKey() {
+        return ids.incrementAndGet();
+    }
+
+    /** Adds {@code fd}, disarmed (one-shot with no events: even an error reports once only). */
+    void register(int fd, long id, Tap.WaitSet set, String ctx) throws TapException {
         sets.put(id, set);
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment ev = event(a, 0, id);
+            MemorySegment ev = event(a, linux_h.EPOLLONESHOT(), id);
             MemorySegment err = Sys.errnoSlot();
             if (Sys.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0) {
                 sets.remove(id);
                 throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", Sys.errno(err), ctx, null);
             }
         }
-        return id;
     }
 
-    /** Arms {@code fd} for {@code events} once; {@code ev} is the set's own prefilled event. */
-    boolean arm(int fd, MemorySegment ev) {
-        return Sys.epollCtl(Sys.errnoSlot(), epfd, linux_h.EPOLL_CTL_MOD(), fd, ev) == 0;
+    /** Arms {@code fd} once with the set's own prefilled event {@code ev}; false (errno in {@code errno}) on failure. */
+    boolean arm(int fd, MemorySegment ev, MemorySegment errno) {
+        return Sys.epollCtl(errno, epfd, linux_h.EPOLL_CTL_MOD(), fd, ev) == 0;
     }
 
     /** Removes {@code fd} before it is closed. */

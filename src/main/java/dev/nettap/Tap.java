@@ -79,6 +79,8 @@ public final class Tap implements AutoCloseable {
     public static final long POSSIBLY_TRUNCATED = -6;
     /** Status of a wait: the {@code Tap} was closed while waiting. */
     public static final long CLOSED = -5;
+    /** Status of a virtual thread's wait: the thread was interrupted (its interrupt flag stays set). */
+    public static final long INTERRUPTED = -7;
     /** Status of a wait: the timeout passed first. */
     public static final long TIMEOUT = 0;
     /** Status of a wait: the queue is ready. */
@@ -341,7 +343,8 @@ public final class Tap implements AutoCloseable {
      */
     public long read(MemorySegment hdr, MemorySegment frame) {
         checkHeader(hdr);
-        checkNative(frame, "frame");
+        checkWritable(hdr);
+        checkNative(frame, "frame", -1, true);
         enter();
         try {
             Direction d = rx;
@@ -368,7 +371,8 @@ public final class Tap implements AutoCloseable {
      */
     public long read(MemorySegment hdr, MemorySegment[] bufs, int count) {
         checkHeader(hdr);
-        long capacity = checkScatter(bufs, count);
+        checkWritable(hdr);
+        long capacity = checkScatter(bufs, count, true);
         enter();
         try {
             Direction d = rx;
@@ -404,7 +408,8 @@ public final class Tap implements AutoCloseable {
         }
         for (int i = 0; i < max; i++) {
             checkHeader(hdrs[i]);
-            checkNative(frames[i], "frame " + i);
+            checkWritable(hdrs[i]);
+            checkNative(frames[i], "frame", i, true);
         }
         enter();
         try {
@@ -442,7 +447,7 @@ public final class Tap implements AutoCloseable {
      */
     public long write(MemorySegment hdr, MemorySegment frame) {
         checkHeader(hdr);
-        checkNative(frame, "frame");
+        checkNative(frame, "frame", -1, false);
         enter();
         try {
             Direction d = tx;
@@ -469,7 +474,7 @@ public final class Tap implements AutoCloseable {
      */
     public long write(MemorySegment hdr, MemorySegment[] bufs, int count) {
         checkHeader(hdr);
-        checkScatter(bufs, count);
+        checkScatter(bufs, count, false);
         enter();
         try {
             Direction d = tx;
@@ -584,29 +589,49 @@ public final class Tap implements AutoCloseable {
     }
 
     private static void checkHeader(MemorySegment hdr) {
-        checkNative(hdr, "header");
+        checkNative(hdr, "header", -1, false); // read-only headers are refused by the read paths below
         if (hdr.byteSize() != VNET_HDR_SIZE) {
             throw new IllegalArgumentException("header segment must be exactly " + VNET_HDR_SIZE + " bytes, is "
                     + hdr.byteSize());
         }
     }
 
-    private static void checkNative(MemorySegment seg, String what) {
-        if (!seg.isNative()) {
-            throw new IllegalArgumentException(what + " segment is on the Java heap; readv/writev need native"
-                    + " memory (Arena.allocate, or guest memory mapped by the VMM)");
+    /**
+     * The checks FFM would make if the segment were a downcall argument, since only its address goes
+     * into an iovec: native, alive, accessible from this thread, and writable when the kernel writes
+     * into it. Messages are built only on failure: the per-frame path allocates nothing.
+     */
+    private static void checkNative(MemorySegment seg, String what, int index, boolean kernelWrites) {
+        if (!seg.isNative() || !seg.scope().isAlive() || !seg.isAccessibleBy(Thread.currentThread())
+                || (kernelWrites && seg.isReadOnly())) {
+            throw badSegment(seg, index < 0 ? what : what + " " + index, kernelWrites);
+        }
+    }
+
+    private static IllegalArgumentException badSegment(MemorySegment seg, String what, boolean kernelWrites) {
+        String why = !seg.isNative() ? "is on the Java heap; readv/writev need native memory (Arena.allocate, or guest"
+                + " memory mapped by the VMM)"
+                : !seg.scope().isAlive() ? "belongs to a closed arena"
+                : !seg.isAccessibleBy(Thread.currentThread()) ? "is confined to another thread"
+                : "is read-only, and the kernel would write into it";
+        return new IllegalArgumentException(what + " segment " + why);
+    }
+
+    private static void checkWritable(MemorySegment hdr) {
+        if (hdr.isReadOnly()) {
+            throw badSegment(hdr, "header", true);
         }
     }
 
     /** Checks a scatter list and returns its total size. */
-    private static long checkScatter(MemorySegment[] bufs, int count) {
+    private static long checkScatter(MemorySegment[] bufs, int count, boolean kernelWrites) {
         if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
             throw new IllegalArgumentException("segment count " + count + " out of range 1.."
                     + Math.min(MAX_SEGMENTS, bufs.length) + " (the iovec table holds " + MAX_SEGMENTS + ")");
         }
         long total = 0;
         for (int i = 0; i < count; i++) {
-            checkNative(bufs[i], "buffer " + i);
+            checkNative(bufs[i], "buffer", i, kernelWrites);
             total += bufs[i].byteSize();
         }
         return total;
@@ -652,7 +677,8 @@ public final class Tap implements AutoCloseable {
 
     /**
      * Waits until a frame can be written, the timeout passes, or {@link #close()} is called; as
-     * {@link #awaitReadable(Duration)}.
+     * {@link #awaitReadable(Duration)}. The kernel reports a queue whose link is down as not
+     * writable (a write would fail with {@link #LINK_DOWN}).
      *
      * @param timeout how long to wait at most (negative means forever)
      * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED} or {@link #DEVICE_GONE}
@@ -708,19 +734,29 @@ public final class Tap implements AutoCloseable {
     }
 
     private long awaitVirtual(boolean readable, long deadline) {
+        if (isClosed()) {
+            throw closedError();
+        }
         WaitSet ws = waitSet();
+        long now = ws.probe(readable); // poll(fd, 0): never blocks, pins the carrier only for the call
+        if (now != TIMEOUT || (deadline != Long.MAX_VALUE && deadline - System.nanoTime() <= 0)) {
+            return now;
+        }
         Waiter w = new Waiter(Thread.currentThread());
         if (!ws.add(w, readable)) {
             return CLOSED;
         }
         try {
             while (w.events == 0) {
+                if (Thread.currentThread().isInterrupted()) {
+                    return INTERRUPTED;
+                }
                 if (deadline == Long.MAX_VALUE) {
                     LockSupport.park(this);
                 } else {
                     long left = deadline - System.nanoTime();
                     if (left <= 0) {
-                        return TIMEOUT;
+                        break;
                     }
                     LockSupport.parkNanos(this, left);
                 }
@@ -728,9 +764,16 @@ public final class Tap implements AutoCloseable {
         } finally {
             ws.remove(w, readable);
         }
-        int ev = w.events;
+        int ev = w.events; // read after removal: an event that raced the deadline is not lost
+        if (ev == 0) {
+            return TIMEOUT;
+        }
         if (ev == Waiter.CLOSED_EVENT) {
             return CLOSED;
+        }
+        if (ev == Waiter.ARM_FAILED_EVENT) {
+            throw new IllegalStateException(TapException.syscall("epoll_ctl(EPOLL_CTL_MOD)", ws.armErrno,
+                    "\"" + name + "\" (fd " + fd + ")", "cannot wait on this queue").getMessage());
         }
         return (ev & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0 ? DEVICE_GONE : READY;
     }
@@ -758,6 +801,7 @@ public final class Tap implements AutoCloseable {
     /** A parked virtual thread and what woke it. */
     static final class Waiter {
         static final int CLOSED_EVENT = -1;
+        static final int ARM_FAILED_EVENT = -2;
         final Thread thread;
         volatile int events;
 
@@ -776,16 +820,48 @@ public final class Tap implements AutoCloseable {
         private final MemorySegment armBoth;
         private final ArrayDeque<Waiter> readers = new ArrayDeque<>();
         private final ArrayDeque<Waiter> writers = new ArrayDeque<>();
+        private final MemorySegment errno;
+        private final MemorySegment probeIn;
+        private final MemorySegment probeOut;
         private boolean closed;
+        int armErrno;
 
         WaitSet(Tap tap, Poller poller) throws TapException {
             this.tap = tap;
             this.poller = poller;
-            this.id = poller.register(tap.fd, this, "\"" + tap.name + "\" (fd " + tap.fd + ")");
+            // Everything is allocated before the fd is registered, so a failure leaves nothing behind.
+            long key = poller.newKey();
             int once = linux_h.EPOLLONESHOT();
-            armIn = Poller.event(tap.arena, linux_h.EPOLLIN() | once, id);
-            armOut = Poller.event(tap.arena, linux_h.EPOLLOUT() | once, id);
-            armBoth = Poller.event(tap.arena, linux_h.EPOLLIN() | linux_h.EPOLLOUT() | once, id);
+            armIn = Poller.event(tap.arena, linux_h.EPOLLIN() | once, key);
+            armOut = Poller.event(tap.arena, linux_h.EPOLLOUT() | once, key);
+            armBoth = Poller.event(tap.arena, linux_h.EPOLLIN() | linux_h.EPOLLOUT() | once, key);
+            errno = Sys.newErrnoSlot(tap.arena);
+            probeIn = pollfd.allocate(tap.arena);
+            pollfd.fd(probeIn, tap.fd);
+            pollfd.events(probeIn, (short) linux_h.POLLIN());
+            probeOut = pollfd.allocate(tap.arena);
+            pollfd.fd(probeOut, tap.fd);
+            pollfd.events(probeOut, (short) linux_h.POLLOUT());
+            this.id = key;
+            poller.register(tap.fd, key, this, "\"" + tap.name + "\" (fd " + tap.fd + ")");
+        }
+
+        /** Readiness now, without blocking: READY, DEVICE_GONE, TIMEOUT (not ready) or CLOSED. */
+        synchronized long probe(boolean readable) {
+            if (closed) {
+                return CLOSED;
+            }
+            MemorySegment p = readable ? probeIn : probeOut;
+            pollfd.revents(p, (short) 0);
+            // SAFETY: the fd is open while this set is not closed; p lives in the tap's arena.
+            if (Sys.poll(errno, p, 1, 0) < 0) {
+                return TIMEOUT; // EINTR (or ENOMEM): treat as not ready; the wait that follows decides
+            }
+            short rev = pollfd.revents(p);
+            if ((rev & (linux_h.POLLERR() | linux_h.POLLHUP() | linux_h.POLLNVAL())) != 0) {
+                return DEVICE_GONE;
+            }
+            return rev != 0 ? READY : TIMEOUT;
         }
 
         synchronized boolean add(Waiter w, boolean readable) {
@@ -828,7 +904,11 @@ public final class Tap implements AutoCloseable {
             MemorySegment ev = writers.isEmpty() ? armIn : readers.isEmpty() ? armOut : armBoth;
             // SAFETY: tap.fd is open while this set is not closed (close() runs before the fd is closed),
             // and ev lives in the tap's arena, which closes after close().
-            poller.arm(tap.fd, ev);
+            if (!poller.arm(tap.fd, ev, errno)) {
+                armErrno = Sys.errno(errno);
+                wakeAll(readers, Waiter.ARM_FAILED_EVENT); // never park a waiter nobody will wake
+                wakeAll(writers, Waiter.ARM_FAILED_EVENT);
+            }
         }
 
         private static void wakeAll(ArrayDeque<Waiter> q, int events) {
@@ -876,8 +956,8 @@ public final class Tap implements AutoCloseable {
                 return;
             }
         } while (!STATE.compareAndSet(this, s, s | CLOSING));
+        MemorySegment err = Sys.errnoSlot();
         try {
-            MemorySegment err = Sys.errnoSlot();
             // An eventfd stays readable until read: every present and future poll on it returns.
             Sys.write(err, wakeFd, wakeValue, 8);
             WaitSet ws;
@@ -887,18 +967,21 @@ public final class Tap implements AutoCloseable {
             if (ws != null) {
                 ws.close();
             }
-            for (int spins = 0; ((int) STATE.getVolatile(this) & ~CLOSING) != 0; spins++) {
-                if (spins < 100) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.parkNanos(20_000);
-                }
-            }
-            Sys.close(err, fd);
-            Sys.close(err, wakeFd);
         } finally {
-            arena.close();
-            closed = true;
+            try {
+                for (int spins = 0; ((int) STATE.getVolatile(this) & ~CLOSING) != 0; spins++) {
+                    if (spins < 100) {
+                        Thread.onSpinWait();
+                    } else {
+                        LockSupport.parkNanos(20_000);
+                    }
+                }
+                Sys.close(err, fd);
+                Sys.close(err, wakeFd);
+                arena.close();
+            } finally {
+                closed = true;
+            }
         }
     }
 

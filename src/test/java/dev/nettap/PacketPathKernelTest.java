@@ -433,6 +433,104 @@ class PacketPathKernelTest {
     }
 
     @Test
+    void virtualWaitsReportReadyAtOnceTimeOutAndInterrupt() throws Exception {
+        try (Tap tap = open("ntx0")) {
+            up("ntx0");
+            MemorySegment h = hdr(), buf = arena.allocate(2048);
+            ns.ip("link", "set", "ntx0", "down"); // nothing more from the kernel
+            while (tap.read(h, buf) != Tap.WOULD_BLOCK) {
+                // empty queue
+            }
+            AtomicReference<List<Long>> got = new AtomicReference<>();
+            Thread v = Thread.ofVirtual().start(() -> got.set(List.of(
+                    tap.awaitReadable(Duration.ZERO),
+                    tap.awaitReadable(Duration.ofMillis(50)),
+                    tap.awaitWritable(Duration.ZERO))));
+            assertTrue(v.join(Duration.ofSeconds(5)));
+            assertEquals(List.of(Tap.TIMEOUT, Tap.TIMEOUT, Tap.TIMEOUT), got.get(),
+                    "empty queue; a TAP whose link is down is not writable (the kernel's poll says so)");
+            ns.ip("link", "set", "ntx0", "up");
+            Thread u = Thread.ofVirtual().start(() -> got.set(List.of(tap.awaitWritable(Duration.ofSeconds(2)))));
+            assertTrue(u.join(Duration.ofSeconds(5)));
+            assertEquals(List.of(Tap.READY), got.get(), "link up: room to write");
+            ns.ip("link", "set", "ntx0", "down");
+            while (tap.read(h, buf) != Tap.WOULD_BLOCK) {
+                // what the kernel sent while the link was up
+            }
+
+            AtomicLong interrupted = new AtomicLong();
+            Thread w = Thread.ofVirtual().start(() -> interrupted.set(tap.awaitReadable(Duration.ofSeconds(-1))));
+            Thread.sleep(100);
+            w.interrupt();
+            assertTrue(w.join(Duration.ofSeconds(5)), "an interrupted virtual waiter must return");
+            assertEquals(Tap.INTERRUPTED, interrupted.get());
+
+            ns.ip("link", "set", "ntx0", "up");
+            kernelSends(56); // queues a frame (IPv6 or ARP or ICMP, whatever comes first)
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            AtomicLong zero = new AtomicLong();
+            while (System.nanoTime() < deadline) {
+                Thread z = Thread.ofVirtual().start(() -> zero.set(tap.awaitReadable(Duration.ZERO)));
+                assertTrue(z.join(Duration.ofSeconds(5)));
+                if (zero.get() == Tap.READY) {
+                    break;
+                }
+                Thread.sleep(20);
+            }
+            assertEquals(Tap.READY, zero.get(), "a zero-timeout virtual wait sees a queued frame");
+        }
+    }
+
+    @Test
+    void segmentsTheKernelCannotSafelyUseAreRefused() throws Exception {
+        try (Tap tap = open("nty0")) {
+            MemorySegment h = hdr();
+            Arena closedArena = Arena.ofConfined();
+            MemorySegment dead = closedArena.allocate(64);
+            closedArena.close();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tap.write(h, dead));
+            assertTrue(e.getMessage().contains("closed arena"), e.getMessage());
+            MemorySegment ro = arena.allocate(64).asReadOnly();
+            assertEquals(Tap.LINK_DOWN, tap.write(h, ro), "a read-only frame may be written");
+            e = assertThrows(IllegalArgumentException.class, () -> tap.read(h, ro));
+            assertTrue(e.getMessage().contains("read-only"), e.getMessage());
+            AtomicReference<MemorySegment> confined = new AtomicReference<>();
+            Arena other = Arena.ofConfined(); // confined to this thread
+            confined.set(other.allocate(64));
+            AtomicReference<Throwable> fromOtherThread = new AtomicReference<>();
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    tap.read(h, confined.get());
+                } catch (Throwable x) {
+                    fromOtherThread.set(x);
+                }
+            });
+            t.join(5_000);
+            other.close();
+            assertTrue(fromOtherThread.get() instanceof IllegalArgumentException
+                    && fromOtherThread.get().getMessage().contains("another thread"), String.valueOf(fromOtherThread.get()));
+            MemorySegment[] many = new MemorySegment[Tap.MAX_SEGMENTS + 1];
+            java.util.Arrays.fill(many, arena.allocate(8));
+            assertThrows(IllegalArgumentException.class, () -> tap.write(h, many, many.length));
+        }
+    }
+
+    @Test
+    void statisticsFollowARenamedDevice() throws Exception {
+        try (Tap tap = open("ntn0")) {
+            ns.ip("link", "set", "ntn0", "name", "ntn1");
+            ns.ip("link", "set", "ntn1", "up");
+            MemorySegment h = hdr(), frame = arena.allocate(60);
+            frame.asSlice(0, 6).fill((byte) 0xff);
+            long before = tap.statistics().kernel().rxPackets();
+            for (int i = 0; i < 10; i++) {
+                assertEquals(60, tap.write(h, frame));
+            }
+            assertEquals(before + 10, tap.statistics().kernel().rxPackets(), "counters of the renamed device");
+        }
+    }
+
+    @Test
     void thousandOpenUseCloseCyclesLeakNothing() throws Exception {
         ns.ip("tuntap", "add", "dev", "ntu0", "mode", "tap", "vnet_hdr");
         ns.ip("link", "set", "ntu0", "up");
