@@ -410,12 +410,15 @@ class OffloadOracleKernelTest {
         checksumOffload(false, UDP);
     }
 
-    private void uso(boolean v4, boolean ndis) {
+    private void uso(boolean v4, boolean ndis, boolean zeroUdpLength) {
         int size = 1000;
         int payload = 4 * size + 123;
         Built f = build(v4, UDP, payload, v4 ? 44 : 66);
         if (ndis) {
             ndisify(f);
+        }
+        if (zeroUdpLength) {
+            f.seg.set(BE16, f.l4Start() + 4, (short) 0);
         }
         TxMetadata md = metadata(f).udpSegmentation(size);
         OffloadTranslation.buildTxHeader(md, f.seg, txHdr);
@@ -435,14 +438,20 @@ class OffloadOracleKernelTest {
 
     @Test
     void usoComesOutAsValidDatagramsOfTheSegmentSize() {
-        uso(true, false);
-        uso(false, false);
+        uso(true, false, false);
+        uso(false, false, false);
     }
 
     @Test
     void usoWithNdisLengthFieldsComesOutValid() {
-        uso(true, true);
-        uso(false, true);
+        uso(true, true, false);
+        uso(false, true, false);
+    }
+
+    @Test
+    void usoWithZeroUdpLengthComesOutValid() {
+        uso(true, true, true);
+        uso(false, true, true);
     }
 
     /**
