@@ -19,7 +19,8 @@ for r in json.load(open(sys.argv[2])):
     key = name[-2] + "." + name[-1]
     size = int(r.get("params", {}).get("size", 0))
     raw = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
-    alloc = r.get("secondaryMetrics", {}).get("·gc.alloc.rate.norm", {}).get("score")
+    sm = r.get("secondaryMetrics", {})
+    alloc = (sm.get("gc.alloc.rate.norm") or sm.get("·gc.alloc.rate.norm") or {}).get("score")
     java[(key, size)] = (statistics.median(raw), min(raw), max(raw), len(raw), alloc)
 
 

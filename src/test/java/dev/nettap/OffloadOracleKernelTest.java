@@ -149,9 +149,14 @@ class OffloadOracleKernelTest {
      * checksum right, L4 checksum field holding the pseudo-header seed with the full L4 length.
      */
     private Built build(boolean v4, int proto, int payloadLength, long seed) {
+        return build(v4, proto, 0, payloadLength, seed);
+    }
+
+    /** As {@link #build(boolean, int, int, long)}, IPv6 with an 8-byte destination options header when {@code ext} is 8. */
+    private Built build(boolean v4, int proto, int ext, int payloadLength, long seed) {
         byte[] payload = new byte[payloadLength];
         new Random(seed).nextBytes(payload);
-        int l3 = v4 ? 20 : 40;
+        int l3 = v4 ? 20 : 40 + ext;
         int l4 = proto == TCP ? 20 : 8;
         int l4Total = l4 + payloadLength;
         MemorySegment s = arena.allocate(ETH + l3 + l4Total);
@@ -170,8 +175,14 @@ class OffloadOracleKernelTest {
             Checksums.setIpv4HeaderChecksum(s, ETH);
         } else {
             s.set(BE32, ETH, 0x6000_0000);
-            s.set(BE16, ETH + 4, (short) l4Total);
-            s.set(ValueLayout.JAVA_BYTE, ETH + 6, (byte) proto);
+            s.set(BE16, ETH + 4, (short) (ext + l4Total));
+            s.set(ValueLayout.JAVA_BYTE, ETH + 6, (byte) (ext == 0 ? proto : 60));
+            if (ext == 8) { // destination options: next header, length 0 (8 bytes), PadN of 4 zero bytes
+                s.set(ValueLayout.JAVA_BYTE, ETH + 40, (byte) proto);
+                s.set(ValueLayout.JAVA_BYTE, ETH + 41, (byte) 0);
+                s.set(ValueLayout.JAVA_BYTE, ETH + 42, (byte) 1);
+                s.set(ValueLayout.JAVA_BYTE, ETH + 43, (byte) 4);
+            }
             s.set(ValueLayout.JAVA_BYTE, ETH + 7, (byte) 64);
             s.set(BE32, ETH + 8, 0xfd00_0000);              // fd00::1
             s.set(BE32, ETH + 20, 1);
@@ -282,6 +293,10 @@ class OffloadOracleKernelTest {
         }
         int l4Start = ETH + (v4 ? (f.get(ValueLayout.JAVA_BYTE, ETH) & 0xF) * 4 : 40);
         int p = f.get(ValueLayout.JAVA_BYTE, ETH + (v4 ? 9 : 6)) & 0xFF;
+        if (!v4 && p == 60) { // our destination options header
+            p = f.get(ValueLayout.JAVA_BYTE, l4Start) & 0xFF;
+            l4Start += ((f.get(ValueLayout.JAVA_BYTE, l4Start + 1) & 0xFF) + 1) * 8;
+        }
         return p == proto && l4Start + 8 <= f.byteSize()
                 && (f.get(BE16, l4Start) & 0xFFFF) == SPORT && (f.get(BE16, l4Start + 2) & 0xFFFF) == DPORT;
     }
@@ -304,6 +319,10 @@ class OffloadOracleKernelTest {
             assertEquals(6, (f.get(ValueLayout.JAVA_BYTE, ETH) & 0xFF) >>> 4, what + ": IP version");
             assertEquals(n - ETH - 40, f.get(BE16, ETH + 4) & 0xFFFF, what + ": IPv6 payload length");
             l4Start = ETH + 40;
+            if ((f.get(ValueLayout.JAVA_BYTE, ETH + 6) & 0xFF) == 60) {
+                assertEquals(proto, f.get(ValueLayout.JAVA_BYTE, l4Start) & 0xFF, what + ": next header after the options");
+                l4Start += ((f.get(ValueLayout.JAVA_BYTE, l4Start + 1) & 0xFF) + 1) * 8;
+            }
         }
         int l4Length = n - l4Start;
         int stored = f.get(BE16, l4Start + (proto == TCP ? 16 : 6)) & 0xFFFF;
@@ -328,8 +347,12 @@ class OffloadOracleKernelTest {
     // ------------------------------------------------------------------------------ tests
 
     private void tsoNdis(boolean v4) {
+        tsoNdis(v4, 0);
+    }
+
+    private void tsoNdis(boolean v4, int ext) {
         int payload = 3 * TSO_MSS + 321;
-        Built f = build(v4, TCP, payload, v4 ? 4 : 6);
+        Built f = build(v4, TCP, ext, payload, v4 ? 4 : 6);
         ndisify(f);
         TxMetadata md = metadata(f).tcpSegmentation(TSO_MSS);
         assertTrue(OffloadTranslation.buildTxHeader(md, f.seg, txHdr), "the NDIS fields were repaired");
@@ -344,7 +367,7 @@ class OffloadOracleKernelTest {
             byte[] p = checkValid(s, v4, TCP, what);
             assertEquals(i < 3 ? TSO_MSS : 321, p.length, what + ": payload length");
             payloads.add(p);
-            int l4 = ETH + (v4 ? 20 : 40);
+            int l4 = f.l4Start();
             assertEquals(0xFFFF_F000 + i * TSO_MSS, s.get(BE32, l4 + 4), what + ": sequence number");
             assertEquals(1, s.get(BE32, l4 + 8), what + ": acknowledgement number");
             int flags = s.get(ValueLayout.JAVA_BYTE, l4 + 13) & 0xFF;
@@ -364,6 +387,11 @@ class OffloadOracleKernelTest {
     @Test
     void tso6BuiltTheNdisWayComesOutAsValidSegments() {
         tsoNdis(false);
+    }
+
+    @Test
+    void tso6WithADestinationOptionsHeaderComesOutAsValidSegments() {
+        tsoNdis(false, 8);
     }
 
     private void checksumOffload(boolean v4, int proto) {
