@@ -231,16 +231,9 @@ public final class OffloadTranslation {
             changed |= (frame.get(BE16, l2 + 10L) & 0xFFFF) != c;
             frame.set(BE16, l2 + 10L, (short) c);
         }
-        VirtioNetHdr.clear(hdr);
-        VirtioNetHdr.setFlag(hdr, Flag.NEEDS_CSUM, true);
-        VirtioNetHdr.setCsumStart(hdr, csumStart);
-        VirtioNetHdr.setCsumOffset(hdr, csumOffset);
-        VirtioNetHdr.setHdrLen(hdr, hdrLen);
-        if (segment) {
-            GsoType type = uso ? GsoType.UDP_L4 : v == IpVersion.IPV4 ? GsoType.TCPV4 : GsoType.TCPV6;
-            VirtioNetHdr.setGso(hdr, type, false);
-            VirtioNetHdr.setGsoSize(hdr, gsoSize);
-        }
+        GsoType type = !segment ? GsoType.NONE
+                : uso ? GsoType.UDP_L4 : v == IpVersion.IPV4 ? GsoType.TCPV4 : GsoType.TCPV6;
+        VirtioNetHdr.set(hdr, true, type, false, hdrLen, gsoSize, csumStart, csumOffset);
         return changed;
     }
 
