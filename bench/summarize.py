@@ -45,10 +45,12 @@ for size in (20, 64, 1500, 65535):
 rows.append(("IPv4 header checksum (IHL 5)", ("Ipv4HeaderBench.ipv4HeaderChecksum", 0), None, "ipv4Header", 20))
 rows.append(("IPv4 header checksum + store", ("Ipv4HeaderBench.setIpv4HeaderChecksum", 0), None, None, 0))
 rows.append(("virtio-net header build (TSO4)", ("HeaderBench.build", 0), None, "hdrBuild", 12))
+rows.append(("virtio-net header build, VirtioNetHdr.set", ("HeaderBench.buildAtOnce", 0), None, "hdrBuild", 12))
 rows.append(("virtio-net header parse", ("HeaderBench.parse", 0), None, "hdrParse", 12))
 rows.append(("TX TSO4 translation, NDIS fix-ups", ("TranslateBench.txTso4WithFixups", 0), None, None, 0))
 rows.append(("TX TSO4 translation, frame correct", ("TranslateBench.txTso4AlreadyCorrect", 0), None, None, 0))
 rows.append(("RX parse, TSO4 header", ("TranslateBench.rxParseTso4", 0), None, None, 0))
+rows.append(("JMH harness baseline (returns a field)", ("HeaderBench.baseline", 0), None, None, 0))
 
 print("| Work (median ns/op)                 | Java | Java min–max | Java reference | C `-O2` | C `-O3 -march=native` "
       "| C `-O2` / Java | C `-O3 native` / Java | B/op |")
