@@ -16,7 +16,10 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-/** RFC 1071 over a native segment: the fast sum against the byte-pair reference. */
+/**
+ * RFC 1071 over a native segment, 64-byte aligned: the fast sum against the byte-pair reference.
+ * The C reference of the same work is {@code rfc1071} in {@code src/jmh/c/csum.c}.
+ */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -27,7 +30,6 @@ public class ChecksumBench {
 
     private Arena arena;
     private MemorySegment data;
-    private MemorySegment ipHeader;
 
     @Setup
     public void setup() {
@@ -37,9 +39,6 @@ public class ChecksumBench {
         for (long i = 0; i < size; i++) {
             data.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt());
         }
-        ipHeader = arena.allocate(20, 8);
-        ipHeader.copyFrom(data.asSlice(0, Math.min(20, size)));
-        ipHeader.set(ValueLayout.JAVA_BYTE, 0, (byte) 0x45);
     }
 
     @TearDown
@@ -55,10 +54,5 @@ public class ChecksumBench {
     @Benchmark
     public int reference() {
         return Checksums.rfc1071Reference(data, 0, size);
-    }
-
-    @Benchmark
-    public int ipv4Header() {
-        return Checksums.ipv4HeaderChecksum(ipHeader, 0);
     }
 }

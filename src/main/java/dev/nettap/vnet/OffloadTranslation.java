@@ -22,7 +22,9 @@ import java.util.Set;
  * {@code gso_size} and {@code gso_type} (from the IP version). For segmentation it also repairs
  * frames built the NDIS way: an IPv4 total length or IPv6 payload length that is 0 or inconsistent
  * is rewritten from the frame's length, and the L4 checksum field is re-seeded with the
- * pseudo-header sum including the full L4 length (IPv6 extension headers are walked). A frame whose
+ * pseudo-header sum including the full L4 length (IPv6 extension headers are walked); for UDP
+ * segmentation a UDP length field that disagrees with that L4 length is rewritten too, because the
+ * kernel derives each datagram's checksum from it. A frame whose
  * IP length is already consistent, including one padded past its IP length, keeps its length. The
  * IPv4 header checksum is computed in software when asked (and whenever a fix-up changed the IPv4
  * header); the header length comes from IHL. An L2 length of 0 serves TUN mode.
@@ -52,6 +54,7 @@ public final class OffloadTranslation {
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int TCP_CSUM_OFFSET = 16;
     private static final int UDP_CSUM_OFFSET = 6;
+    private static final int UDP_LENGTH_OFFSET = 4;
     private static final int IPV6_HEADER = 40;
     private static final int MAX_EXTENSION_HEADERS = 16;
 
@@ -167,6 +170,7 @@ public final class OffloadTranslation {
         int gsoSize = 0;
         int newIpLength = -1;   // IPv4 total length / IPv6 payload length to store, -1 = keep
         int seed = -1;          // pseudo-header seed to store, -1 = keep
+        int newUdpLength = -1;  // UDP length field to store (USO), -1 = keep
         if (segment) {
             gsoSize = tso ? md.tcpMss() : md.udpSegmentSize();
             String what = tso ? "tcpMss" : "udpSegmentSize";
@@ -194,6 +198,12 @@ public final class OffloadTranslation {
                 newIpLength = (int) ipLength;
             }
             long l4Total = ipLength + fixed - l3;
+            // The kernel's UDP segmentation (__udp_gso_segment) derives each datagram's seed from
+            // the super-frame's seed minus its UDP length field plus the datagram's length, so the
+            // field must hold the length the seed was built with; a correct frame already has it.
+            if (uso && (frame.get(BE16, (long) csumStart + UDP_LENGTH_OFFSET) & 0xFFFF) != l4Total) {
+                newUdpLength = (int) l4Total;
+            }
             seed = v == IpVersion.IPV4
                     ? Checksums.pseudoHeaderSumIpv4(frame, l2, proto, (int) l4Total)
                     : Checksums.pseudoHeaderSumIpv6(frame, l2, proto, l4Total);
@@ -206,6 +216,11 @@ public final class OffloadTranslation {
             changed = (frame.get(BE16, at) & 0xFFFF) != newIpLength;
             frame.set(BE16, at, (short) newIpLength);
         }
+        if (newUdpLength >= 0) {
+            long at = (long) csumStart + UDP_LENGTH_OFFSET;
+            changed |= (frame.get(BE16, at) & 0xFFFF) != newUdpLength;
+            frame.set(BE16, at, (short) newUdpLength);
+        }
         if (seed >= 0) {
             long at = (long) csumStart + csumOffset;
             changed |= (frame.get(BE16, at) & 0xFFFF) != seed;
@@ -216,16 +231,9 @@ public final class OffloadTranslation {
             changed |= (frame.get(BE16, l2 + 10L) & 0xFFFF) != c;
             frame.set(BE16, l2 + 10L, (short) c);
         }
-        VirtioNetHdr.clear(hdr);
-        VirtioNetHdr.setFlag(hdr, Flag.NEEDS_CSUM, true);
-        VirtioNetHdr.setCsumStart(hdr, csumStart);
-        VirtioNetHdr.setCsumOffset(hdr, csumOffset);
-        VirtioNetHdr.setHdrLen(hdr, hdrLen);
-        if (segment) {
-            GsoType type = uso ? GsoType.UDP_L4 : v == IpVersion.IPV4 ? GsoType.TCPV4 : GsoType.TCPV6;
-            VirtioNetHdr.setGso(hdr, type, false);
-            VirtioNetHdr.setGsoSize(hdr, gsoSize);
-        }
+        GsoType type = !segment ? GsoType.NONE
+                : uso ? GsoType.UDP_L4 : v == IpVersion.IPV4 ? GsoType.TCPV4 : GsoType.TCPV6;
+        VirtioNetHdr.set(hdr, true, type, false, hdrLen, gsoSize, csumStart, csumOffset);
         return changed;
     }
 

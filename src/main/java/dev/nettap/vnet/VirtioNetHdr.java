@@ -30,6 +30,10 @@ public final class VirtioNetHdr {
 
     private static final ValueLayout.OfShort U16 =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 =
+            ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The 12-byte v1 layout, byte-aligned, little-endian fields. */
     public static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -143,6 +147,52 @@ public final class VirtioNetHdr {
         hdr.set(U16, CSUM_OFFSET, (short) 0);
         if (hdr.byteSize() >= SIZE) {
             hdr.set(U16, NUM_BUFFERS, (short) 0);
+        }
+    }
+
+    /**
+     * Writes a whole header at once (two stores, little-endian): {@code flags} holds
+     * {@code NEEDS_CSUM} or nothing, {@code DATA_VALID} is clear, {@code num_buffers} is 0 when the
+     * segment has {@value #SIZE} bytes. The same result as {@link #clear} followed by every setter,
+     * for a transmit path that builds one header per frame.
+     *
+     * @param hdr        a header segment of at least {@value #LEGACY_SIZE} bytes
+     * @param needsCsum  whether to set {@code NEEDS_CSUM}
+     * @param gsoType    the GSO protocol, not null
+     * @param ecn        whether to set the ECN bit of {@code gso_type}
+     * @param hdrLen     {@code hdr_len}, {@code [0, 0xFFFF]}
+     * @param gsoSize    {@code gso_size}, {@code [0, 0xFFFF]}
+     * @param csumStart  {@code csum_start}, {@code [0, 0xFFFF]}
+     * @param csumOffset {@code csum_offset}, {@code [0, 0xFFFF]}
+     * @throws FrameException with {@link FrameException.Reason#FIELD_OVERFLOW} naming the first
+     *                        field out of range; nothing is written then
+     */
+    public static void set(MemorySegment hdr, boolean needsCsum, GsoType gsoType, boolean ecn, int hdrLen,
+                           int gsoSize, int csumStart, int csumOffset) {
+        requireSize(hdr, LEGACY_SIZE);
+        if (((hdrLen | gsoSize | csumStart | csumOffset) & ~0xFFFF) != 0) {
+            checkU16(hdrLen, "hdr_len");
+            checkU16(gsoSize, "gso_size");
+            checkU16(csumStart, "csum_start");
+            checkU16(csumOffset, "csum_offset");
+        }
+        long w = (needsCsum ? Flag.NEEDS_CSUM.bit : 0)
+                | (long) (gsoType.code | (ecn ? ECN_BIT : 0)) << 8
+                | (long) hdrLen << 16
+                | (long) gsoSize << 32
+                | (long) csumStart << 48;
+        hdr.set(U64, FLAGS, w);
+        if (hdr.byteSize() >= SIZE) {
+            hdr.set(U32, CSUM_OFFSET, csumOffset); // csum_offset, and num_buffers 0
+        } else {
+            hdr.set(U16, CSUM_OFFSET, (short) csumOffset);
+        }
+    }
+
+    private static void checkU16(int value, String field) {
+        if ((value & ~0xFFFF) != 0) {
+            throw new FrameException(FrameException.Reason.FIELD_OVERFLOW,
+                    field + " = " + value + " does not fit 16 bits");
         }
     }
 

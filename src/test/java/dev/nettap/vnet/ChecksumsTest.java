@@ -170,6 +170,61 @@ class ChecksumsTest {
                 assertThrows(FrameException.class, () -> Checksums.ipv4HeaderChecksum(h, 20)).reason());
     }
 
+    /** The plain definition: complement of the byte-pair sum of the header with bytes 10-11 as zero. */
+    private static int ipv4HeaderReference(MemorySegment seg, long off, int ihlBytes) {
+        byte[] copy = seg.asSlice(off, ihlBytes).toArray(ValueLayout.JAVA_BYTE);
+        copy[10] = 0;
+        copy[11] = 0;
+        return ~Checksums.rfc1071Reference(MemorySegment.ofArray(copy), 0, ihlBytes) & 0xFFFF;
+    }
+
+    private static void checkIpv4FastPath(MemorySegment buf, Random r) {
+        for (int round = 0; round < 500; round++) {
+            for (int align = 0; align < 8; align++) {
+                int ihl = round % 4 == 0 ? 5 + r.nextInt(11) : 5; // mostly the fast path, some options
+                for (long i = 0; i < ihl * 4; i++) {
+                    buf.set(ValueLayout.JAVA_BYTE, align + i, (byte) r.nextInt());
+                }
+                if (round % 50 == 0) { // every word at its maximum: the carry path
+                    buf.asSlice(align, ihl * 4).fill((byte) 0xFF);
+                }
+                buf.set(ValueLayout.JAVA_BYTE, align, (byte) (0x40 | ihl));
+                int want = ipv4HeaderReference(buf, align, ihl * 4);
+                assertEquals(want, Checksums.ipv4HeaderChecksum(buf, align), "IHL " + ihl + " at " + align);
+                assertEquals(want, Checksums.ipv4HeaderChecksumGeneral(buf, align), "general path");
+            }
+        }
+    }
+
+    @Test
+    void ipv4HeaderFastPathEqualsTheReferenceHeapAndNative() {
+        checkIpv4FastPath(MemorySegment.ofArray(new byte[72]), new Random(791));
+        try (Arena arena = Arena.ofConfined()) {
+            checkIpv4FastPath(arena.allocate(72, 8), new Random(792));
+        }
+    }
+
+    @Test
+    void ipv4HeaderFastPathKeepsItsValidation() {
+        // Exactly 20 bytes at the end of the segment: the fast path; one byte less: a typed error.
+        MemorySegment h = MemorySegment.ofArray(new byte[23]);
+        h.set(ValueLayout.JAVA_BYTE, 3, (byte) 0x45);
+        h.set(ValueLayout.JAVA_BYTE, 22, (byte) 0x12);
+        assertEquals(ipv4HeaderReference(h, 3, 20), Checksums.ipv4HeaderChecksum(h, 3));
+        assertEquals(FrameException.Reason.FRAME_TOO_SHORT,
+                assertThrows(FrameException.class, () -> Checksums.ipv4HeaderChecksum(h.asSlice(0, 22), 3)).reason());
+        assertEquals(FrameException.Reason.FRAME_TOO_SHORT,
+                assertThrows(FrameException.class, () -> Checksums.ipv4HeaderChecksum(h, -1)).reason());
+        // A version other than 4 and IHL below 5 are refused whatever the length.
+        for (int b0 : new int[] {0x55, 0x65, 0x05, 0x44, 0x40}) {
+            h.set(ValueLayout.JAVA_BYTE, 3, (byte) b0);
+            FrameException.Reason want = (b0 >>> 4) != 4 ? FrameException.Reason.UNKNOWN_IP_VERSION
+                    : FrameException.Reason.IHL_TOO_SMALL;
+            assertEquals(want, assertThrows(FrameException.class, () -> Checksums.ipv4HeaderChecksum(h, 3)).reason(),
+                    "first byte 0x" + Integer.toHexString(b0));
+        }
+    }
+
     @Test
     void pseudoHeaderSumsMatchHandComputation() {
         MemorySegment v4 = MemorySegment.ofArray(new byte[20]);

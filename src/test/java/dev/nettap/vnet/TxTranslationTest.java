@@ -179,6 +179,43 @@ class TxTranslationTest {
         }
     }
 
+    /**
+     * Found by the kernel oracle (OffloadOracleKernelTest): with a UDP length field of 0 the kernel's
+     * USO derives every datagram's seed from that 0 and sends bad checksums. The translation
+     * rewrites the field to the L4 length it seeds with, in IPv4, IPv6 and TUN mode.
+     */
+    @Test
+    void usoZeroOrWrongUdpLengthIsRewritten() {
+        for (int l2 : new int[] {14, 0}) {
+            for (boolean v4 : new boolean[] {true, false}) {
+                for (int bad : new int[] {0, 9, 0xFFFF}) {
+                    Frame f = Frames.build(l2, v4, UDP, 0, 2 * 1000 + 7, 0, 12);
+                    byte[] correct = f.bytes();
+                    Frames.ndisify(f);
+                    int start = l2 + f.l3();
+                    put16(f.seg(), start + 4, bad);
+                    TxMetadata md = new TxMetadata().ipVersion(v4 ? IpVersion.IPV4 : IpVersion.IPV6).l2Length(l2)
+                            .l3Length(f.l3()).l4Length(8).udpSegmentation(1000).ipv4HeaderChecksum(true);
+                    assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), hdr()));
+                    assertEquals(8 + 2 * 1000 + 7, Frames.u16(f.seg(), start + 4), "UDP length rewritten");
+                    assertArrayEquals(correct, f.bytes(), "l2 " + l2 + " v4 " + v4 + " bad " + bad);
+                    Frames.assertSeedCompletesToValidChecksum(f);
+                }
+            }
+        }
+    }
+
+    @Test
+    void usoPaddedFrameKeepsItsUdpLength() {
+        Frame f = Frames.build(14, true, UDP, 0, 10, 8, 13);
+        byte[] before = f.bytes();
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).l4Length(8)
+                .udpSegmentation(1000).ipv4HeaderChecksum(true);
+        assertFalse(OffloadTranslation.buildTxHeader(md, f.seg(), hdr()));
+        assertArrayEquals(before, f.bytes());
+        assertEquals(18, Frames.u16(f.seg(), 14 + 20 + 4));
+    }
+
     @Test
     void tcpChecksumOffloadTunModeLeavesTheSeed() {
         Frame f = Frames.build(0, true, TCP, 0, 700, 0, 12);

@@ -68,6 +68,40 @@ class VirtioNetHdrTest {
     }
 
     @Test
+    void setWritesTheSameBytesAsTheSetters() {
+        java.util.Random r = new java.util.Random(12);
+        for (int i = 0; i < 2000; i++) {
+            for (int size : new int[] {VirtioNetHdr.SIZE, VirtioNetHdr.LEGACY_SIZE}) {
+                boolean needs = r.nextBoolean();
+                boolean ecn = r.nextBoolean();
+                GsoType t = GsoType.values()[r.nextInt(GsoType.values().length)];
+                int[] v = {r.nextInt(0x10000), r.nextInt(0x10000), r.nextInt(0x10000), i == 0 ? 0xFFFF : r.nextInt(0x10000)};
+                byte[] junk = new byte[size];
+                r.nextBytes(junk);
+                MemorySegment a = MemorySegment.ofArray(junk.clone());
+                MemorySegment b = MemorySegment.ofArray(junk.clone());
+                VirtioNetHdr.set(a, needs, t, ecn, v[0], v[1], v[2], v[3]);
+                VirtioNetHdr.clear(b);
+                VirtioNetHdr.setFlag(b, Flag.NEEDS_CSUM, needs);
+                VirtioNetHdr.setGso(b, t, ecn);
+                VirtioNetHdr.setHdrLen(b, v[0]);
+                VirtioNetHdr.setGsoSize(b, v[1]);
+                VirtioNetHdr.setCsumStart(b, v[2]);
+                VirtioNetHdr.setCsumOffset(b, v[3]);
+                assertArrayEquals(b.toArray(ValueLayout.JAVA_BYTE), a.toArray(ValueLayout.JAVA_BYTE));
+            }
+        }
+        MemorySegment h = MemorySegment.ofArray(new byte[12]);
+        FrameException e = assertThrows(FrameException.class,
+                () -> VirtioNetHdr.set(h, true, GsoType.TCPV4, false, 54, 1448, 0x10000, 16));
+        assertEquals(Reason.FIELD_OVERFLOW, e.reason());
+        assertTrue(e.getMessage().contains("csum_start"), e.getMessage());
+        assertArrayEquals(new byte[12], h.toArray(ValueLayout.JAVA_BYTE), "nothing written");
+        assertEquals(Reason.HEADER_TOO_SMALL, assertThrows(FrameException.class,
+                () -> VirtioNetHdr.set(MemorySegment.ofArray(new byte[9]), false, GsoType.NONE, false, 0, 0, 0, 0)).reason());
+    }
+
+    @Test
     void legacyHeaderHasNoNumBuffers() {
         MemorySegment h = MemorySegment.ofArray(new byte[10]);
         VirtioNetHdr.setCsumOffset(h, 16);
