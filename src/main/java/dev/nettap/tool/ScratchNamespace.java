@@ -21,6 +21,7 @@ public final class ScratchNamespace implements AutoCloseable {
     private static final long TIMEOUT_SECONDS = 20;
 
     private final String name;
+    private final java.util.Set<Process> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     private ScratchNamespace(String name) {
@@ -80,7 +81,7 @@ public final class ScratchNamespace implements AutoCloseable {
     public Result exec(String... cmd) throws IOException {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
         full.addAll(Arrays.asList(cmd));
-        return runForResult(full);
+        return runForResult(full, running);
     }
 
     /**
@@ -103,6 +104,9 @@ public final class ScratchNamespace implements AutoCloseable {
             return;
         }
         closed = true;
+        for (Process p : running) { // e.g. a ping still running when Ctrl-C arrived
+            p.destroyForcibly();
+        }
         try {
             runForResult(List.of("ip", "netns", "del", name));
         } catch (IOException e) {
@@ -119,12 +123,19 @@ public final class ScratchNamespace implements AutoCloseable {
     }
 
     static Result runForResult(List<String> cmd) throws IOException {
+        return runForResult(cmd, null);
+    }
+
+    private static Result runForResult(List<String> cmd, java.util.Set<Process> running) throws IOException {
         // Output goes to a file, not a pipe, so a command that hangs cannot block us past the timeout.
         Path out = Files.createTempFile("nettap-cmd", ".out");
         Process p = null;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+            if (running != null) {
+                running.add(p);
+            }
             if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 throw new IOException(String.join(" ", cmd) + " did not finish within " + TIMEOUT_SECONDS + " s");
             }
@@ -133,8 +144,13 @@ public final class ScratchNamespace implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running " + String.join(" ", cmd), e);
         } finally {
-            if (p != null && p.isAlive()) {
-                p.destroyForcibly();
+            if (p != null) {
+                if (running != null) {
+                    running.remove(p);
+                }
+                if (p.isAlive()) {
+                    p.destroyForcibly();
+                }
             }
             Files.deleteIfExists(out);
         }
