@@ -64,31 +64,6 @@ class HandoverKernelTest {
         return TapHandle.createInNamespace(ns.path(), name, mode, TUN);
     }
 
-    /**
-     * This process's fd table from {@code /proc/self/fd}: number to what it points at. A leak shows
-     * as an entry that was not there before; fds the JVM closes meanwhile on its own are no leak.
-     */
-    private static Map<Integer, String> openFds() throws IOException {
-        Map<Integer, String> table = new TreeMap<>();
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
-            for (Path p : d) {
-                try {
-                    table.put(Integer.parseInt(p.getFileName().toString()), Files.readSymbolicLink(p).toString());
-                } catch (NoSuchFileException gone) {
-                    // the directory stream's own fd, or one closed while listing
-                }
-            }
-        }
-        table.values().removeIf(target -> target.equals("/proc/" + ProcessHandle.current().pid() + "/fd"));
-        return table; // without the listing's own directory fd
-    }
-
-    private static void assertNoLeak(Map<Integer, String> before) throws IOException {
-        Map<Integer, String> after = openFds();
-        after.entrySet().removeIf(e -> e.getValue().equals(before.get(e.getKey())));
-        assertTrue(after.isEmpty(), () -> "fds leaked (in /proc/self/fd now, not before): " + after);
-    }
-
     private static Path threadNetns() throws IOException {
         return Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net"));
     }
@@ -269,13 +244,13 @@ class HandoverKernelTest {
     void messageWithoutFd() throws Exception {
         int[] sp = socketPair();
         try (Arena a = Arena.ofConfined()) {
-            Map<Integer, String> before = openFds();
+            Map<Integer, String> before = KernelFixtures.openFds();
             MemorySegment hello = a.allocateFrom("hello");
             assertEquals(6, Sys.write(Sys.errnoSlot(), sp[0], hello, 6));
             TapException e = assertThrows(TapException.class, () -> FdPassing.receive(sp[1], 1, Duration.ofSeconds(5)));
             assertEquals(TapException.Kind.NO_FDS, e.kind());
             assertTrue(e.getMessage().contains("socket fd " + sp[1]) && e.getMessage().contains("\"hello\""), e.getMessage());
-            assertNoLeak(before);
+            KernelFixtures.assertNoLeak(before);
         } finally {
             closeFds(sp);
         }
@@ -285,14 +260,14 @@ class HandoverKernelTest {
     void moreFdsThanAskedAreAllClosed() throws Exception {
         int[] sp = socketPair();
         try {
-            Map<Integer, String> before = openFds();
+            Map<Integer, String> before = KernelFixtures.openFds();
             int[] three = {openPath("/dev/null", 0), openPath("/dev/null", 0), openPath("/dev/null", 0)};
             FdPassing.send(sp[0], "three", three);
             closeFds(three);
             TapException e = assertThrows(TapException.class, () -> FdPassing.receive(sp[1], 2, Duration.ofSeconds(5)));
             assertEquals(TapException.Kind.TOO_MANY_FDS, e.kind());
             assertTrue(e.getMessage().contains("carried 3 fds, at most 2"), e.getMessage());
-            assertNoLeak(before);
+            KernelFixtures.assertNoLeak(before);
         } finally {
             closeFds(sp);
         }
@@ -302,7 +277,7 @@ class HandoverKernelTest {
     void truncatedControlDataClosesWhatArrived() throws Exception {
         int[] sp = socketPair();
         try {
-            Map<Integer, String> before = openFds();
+            Map<Integer, String> before = KernelFixtures.openFds();
             int[] three = {openPath("/dev/null", 0), openPath("/dev/null", 0), openPath("/dev/null", 0)};
             FdPassing.send(sp[0], "three", three);
             closeFds(three);
@@ -313,7 +288,7 @@ class HandoverKernelTest {
             assertEquals(TapException.Kind.TRUNCATED, e.kind());
             assertTrue(e.getMessage().contains("MSG_CTRUNC") && e.getMessage().contains("the 2 fd(s) that arrived were closed"),
                     e.getMessage());
-            assertNoLeak(before);
+            KernelFixtures.assertNoLeak(before);
         } finally {
             closeFds(sp);
         }
@@ -369,12 +344,12 @@ class HandoverKernelTest {
     @Test
     void receiveByPathTimesOutOrSeesAPeerCloseAndRemovesItsSocket() throws Exception {
         Path sock = tmp.resolve("vmm.sock");
-        Map<Integer, String> before = openFds();
+        Map<Integer, String> before = KernelFixtures.openFds();
         TapException timeout = assertThrows(TapException.class, () -> FdPassing.receive(sock, 1, Duration.ofMillis(200)));
         assertEquals(TapException.Kind.TIMEOUT, timeout.kind());
         assertTrue(timeout.getMessage().contains("no sender connected on " + sock), timeout.getMessage());
         assertFalse(Files.exists(sock));
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
 
         TapException nobody = assertThrows(TapException.class, () -> FdPassing.send(sock, "x", 0));
         assertEquals("ENOENT", nobody.errnoName());
@@ -412,26 +387,16 @@ class HandoverKernelTest {
             peer.join(15_000);
         }
         assertFalse(Files.exists(sock));
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
     }
 
     // ---- every kind of bad fd --------------------------------------------------------------------
 
     /** An fd made by a raw TUNSETIFF with these flags inside the namespace (no validation). */
     private int rawTap(String name, int flags) throws TapException {
-        return InNamespace.call(ns.path(), () -> {
-            MemorySegment err = Sys.errnoSlot();
-            try (Arena arena = Arena.ofConfined()) {
-                int fd = Sys.open(err, arena.allocateFrom(TUN.toString()), linux_h.O_RDWR() | linux_h.O_CLOEXEC());
-                assertTrue(fd >= 0);
-                MemorySegment ifr = ifreq.allocate(arena);
-                byte[] n = name.getBytes(StandardCharsets.UTF_8);
-                MemorySegment.copy(n, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0, n.length);
-                ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr), (short) flags);
-                assertEquals(0, Sys.ioctl(err, fd, linux_h.TUNSETIFF(), ifr), () -> "raw TUNSETIFF errno " + Sys.errno(err));
-                return fd;
-            }
-        });
+        int fd = KernelFixtures.rawSetIff(ns.path(), name.getBytes(StandardCharsets.UTF_8), flags);
+        assertTrue(fd >= 0, () -> "raw TUNSETIFF errno " + -fd);
+        return fd;
     }
 
     private static int getIff(int fd) {
@@ -445,7 +410,7 @@ class HandoverKernelTest {
     /** The fd table now, {@code keep} included (it is not a leak of what follows). */
     private static Map<Integer, String> before(int keep) throws IOException {
         assertTrue(isOpen(keep));
-        return openFds();
+        return KernelFixtures.openFds();
     }
 
     /** What must happen to a refused inherited fd: Kind, errno name (or null), text; closed; no leak. */
@@ -458,13 +423,13 @@ class HandoverKernelTest {
         assertTrue(e.getMessage().contains(text), e.getMessage());
         assertEquals("fd " + fd + " (inherited)", e.context());
         assertFalse(isOpen(fd), "a refused fd is closed");
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         return e;
     }
 
     @Test
     void everyBadFdKindIsRefusedTypedAndClosed() throws Throwable {
-        Map<Integer, String> before = openFds();
+        Map<Integer, String> before = KernelFixtures.openFds();
         Path file = Files.writeString(tmp.resolve("regular"), "not a tap");
         refused(openPath(file.toString(), linux_h.O_RDWR()), TapMode.TAP, before, TapException.Kind.NOT_A_TAP, "ENOTTY",
                 "not a TAP/TUN queue");
@@ -479,7 +444,7 @@ class HandoverKernelTest {
         assertNotNull(s.errnoName(), s.getMessage());
         assertTrue(s.getMessage().contains("fd " + sock + " (inherited)"), s.getMessage());
         assertFalse(isOpen(sock));
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         // A clone-device fd that was never attached.
         refused(openPath(TUN.toString(), linux_h.O_RDWR()), TapMode.TAP, before, TapException.Kind.NOT_A_TAP, "EBADFD",
                 "no device attached");
@@ -493,7 +458,7 @@ class HandoverKernelTest {
         assertTrue(c.getMessage().contains("fd " + closed + " (inherited)") && c.getMessage().contains("not an open file descriptor"),
                 c.getMessage());
         assertThrows(IllegalArgumentException.class, () -> TapHandle.ofInheritedFd(-1));
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
 
         // Real queues of the wrong kind, made raw inside the namespace.
         refused(rawTap("ntb0", linux_h.IFF_TAP() | linux_h.IFF_NO_PI()), TapMode.TAP, before,
@@ -511,7 +476,7 @@ class HandoverKernelTest {
         } finally {
             closeFds(keep);
         }
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         refused(rawTap("ntb2", linux_h.IFF_TUN() | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR()), TapMode.TAP, before,
                 TapException.Kind.WRONG_MODE, null, "is a TUN device; a TAP device was asked for");
         // The default asks for TAP; null accepts either mode.
@@ -520,12 +485,12 @@ class HandoverKernelTest {
         assertEquals(TapException.Kind.WRONG_MODE, w.kind());
         assertTrue(w.getMessage().contains("\"ntb3\"") && w.getMessage().contains("fd " + tunFd + " (inherited)"), w.getMessage());
         assertFalse(isOpen(tunFd));
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         try (Tap tun = Tap.open(TapHandle.ofInheritedFd(rawTap("ntb4", linux_h.IFF_TUN() | linux_h.IFF_NO_PI()
                 | linux_h.IFF_VNET_HDR()), null))) {
             assertEquals(TapMode.TUN, tun.mode());
         }
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         for (String gone : List.of("ntb0", "ntb1", "ntb2", "ntb3", "ntb4")) {
             assertFalse(ns.hasLink(gone), gone + " went away with its only fd");
         }
@@ -578,7 +543,7 @@ class HandoverKernelTest {
     @Test
     void badNamespacesAreTypedAndTheThreadNeverMoves() throws Exception {
         Path myNs = threadNetns();
-        Map<Integer, String> before = openFds();
+        Map<Integer, String> before = KernelFixtures.openFds();
         Path missing = Path.of("/run/netns/nettap-no-such-ns");
         TapException e1 = assertThrows(TapException.class, () -> TapHandle.createInNamespace(missing, "x0", TapMode.TAP, TUN));
         assertEquals(TapException.Kind.SYSCALL, e1.kind());
@@ -603,7 +568,7 @@ class HandoverKernelTest {
         assertEquals("EBADF", badFd.errnoName());
         assertThrows(IllegalArgumentException.class, () -> TapHandle.createInNamespace(-1, "x0", TapMode.TAP, TUN));
         assertEquals(myNs, threadNetns(), "the calling thread's namespace never changed");
-        assertNoLeak(before);
+        KernelFixtures.assertNoLeak(before);
         assertFalse(Files.exists(Path.of("/sys/class/net/x0")));
     }
 }

@@ -295,7 +295,7 @@ class PacketPathKernelTest {
         for (int i = 0; i < 3; i++) { // warm up: threads, JDK files opened lazily
             closeRace(open("ntr0"), hdr, frame);
         }
-        int before = TapKernelTest.openFds();
+        var before = KernelFixtures.openFds();
         List<String> bad = new ArrayList<>();
         int wokenInWait = 0;
         for (int round = 0; round < 1000 && bad.size() < 5; round++) {
@@ -309,8 +309,7 @@ class PacketPathKernelTest {
         }
         assertEquals(List.of(), bad);
         assertTrue(wokenInWait >= 100, "close woke a waiter inside poll in only " + wokenInWait + " of 1000 rounds");
-        int after = TapKernelTest.openFds();
-        assertTrue(after <= before, "fds in /proc/self/fd: " + before + " before 1000 rounds, " + after + " after");
+        KernelFixtures.assertNoLeak(before);
     }
 
     @Test
@@ -384,11 +383,11 @@ class PacketPathKernelTest {
         ns.ip("tuntap", "add", "dev", "ntq0", "mode", "tap", "vnet_hdr");
         MemorySegment hdr = hdr(), frame = arena.allocate(60);
         frame.asSlice(0, 6).fill((byte) 0xff);
-        int before = -1;
+        java.util.Map<Integer, String> before = null;
         List<String> bad = new ArrayList<>();
         for (int round = -3; round < 1000 && bad.size() < 5; round++) { // 3 warm-up rounds
             if (round == 0) {
-                before = TapKernelTest.openFds();
+                before = KernelFixtures.openFds();
             }
             Tap tap = open("ntq0");
             AtomicLong ok = new AtomicLong();
@@ -428,8 +427,7 @@ class PacketPathKernelTest {
             }
         }
         assertEquals(List.of(), bad);
-        int after = TapKernelTest.openFds();
-        assertTrue(after <= before, "fds: " + before + " before, " + after + " after");
+        KernelFixtures.assertNoLeak(before);
     }
 
     @Test
@@ -541,7 +539,7 @@ class PacketPathKernelTest {
                 t.write(hdr, frame);
             }
         }
-        int before = TapKernelTest.openFds();
+        var before = KernelFixtures.openFds();
         for (int i = 0; i < 1000; i++) {
             try (Tap t = open("ntu0")) {
                 assertEquals(60, t.write(hdr, frame));
@@ -551,6 +549,6 @@ class PacketPathKernelTest {
                         "a TAP with room is writable");
             }
         }
-        assertEquals(before, TapKernelTest.openFds());
+        KernelFixtures.assertNoLeak(before);
     }
 }

@@ -52,12 +52,6 @@ class TapKernelTest {
         return Files.exists(Path.of("/sys/class/net", link));
     }
 
-    static int openFds() throws IOException {
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            return (int) s.count();
-        }
-    }
-
     @Test
     void createByNameInsideTheNamespaceOnly() throws Exception {
         TapHandle h = create("ntc0");
@@ -84,22 +78,14 @@ class TapKernelTest {
         }
     }
 
-    /** errno of a raw TUNSETIFF (no validation) with these name bytes, made inside the namespace. */
+    /** errno of a raw TUNSETIFF (no validation) with these name bytes, made inside the namespace; 0 if accepted. */
     private int rawSetIff(byte[] name) throws TapException {
-        return InNamespace.call(ns.path(), () -> {
-            MemorySegment err = Sys.errnoSlot();
-            try (Arena arena = Arena.ofConfined()) {
-                int fd = Sys.open(err, arena.allocateFrom(TUN.toString()), linux_h.O_RDWR() | linux_h.O_CLOEXEC());
-                assertTrue(fd >= 0);
-                MemorySegment ifr = ifreq.allocate(arena);
-                MemorySegment.copy(name, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0, name.length);
-                ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr), (short) (linux_h.IFF_TAP() | linux_h.IFF_NO_PI()));
-                int r = Sys.ioctl(err, fd, linux_h.TUNSETIFF(), ifr);
-                int e = r < 0 ? Sys.errno(err) : 0;
-                Sys.close(err, fd);
-                return e;
-            }
-        });
+        int r = KernelFixtures.rawSetIff(ns.path(), name, linux_h.IFF_TAP() | linux_h.IFF_NO_PI());
+        if (r >= 0) {
+            Sys.close(Sys.errnoSlot(), r);
+            return 0;
+        }
+        return -r;
     }
 
     @Test
@@ -261,13 +247,13 @@ class TapKernelTest {
         try (Tap warm = Tap.open(create("ntl0"))) {
             assertNotEquals(-1, warm.fd());
         }
-        int before = openFds();
+        var before = KernelFixtures.openFds();
         for (int i = 0; i < 1000; i++) {
             try (Tap t = Tap.open(create("ntl0"))) {
                 assertEquals("ntl0", t.name());
             }
         }
-        assertEquals(before, openFds(), "fds in /proc/self/fd");
+        KernelFixtures.assertNoLeak(before);
         assertFalse(ns.hasLink("ntl0"));
     }
 }
