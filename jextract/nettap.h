@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/filter.h>
 #include <linux/virtio_net.h>
 #include <fcntl.h>
 #include <unistd.h>

@@ -2,10 +2,11 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.linux.sock_filter;
+import dev.nettap.internal.linux.sock_fprog;
 import dev.nettap.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * Tells whether a TAP queue really has {@code IFF_NO_PI}, which {@code TUNGETIFF} alone cannot:
@@ -25,11 +26,7 @@ import java.lang.foreign.ValueLayout;
 final class NoPiCheck {
     private NoPiCheck() {}
 
-    // Not in the generated bindings (the sock_fprog ioctls are not bound); from linux/if_tun.h:
-    // _IOW('T', 213, struct sock_fprog) and _IOW('T', 214, struct sock_fprog), sizeof(sock_fprog) = 16.
-    static final long TUNATTACHFILTER = 0x401054d5L;
-    static final long TUNDETACHFILTER = 0x401054d6L;
-    static final int IFF_NOFILTER = 0x1000;
+    private static final int IFF_NOFILTER = linux_h.IFF_NOFILTER(); // the same bit as IFF_NO_PI
 
     /**
      * The queue's flags with bit 0x1000 meaning {@code IFF_NO_PI} only, given what
@@ -40,17 +37,16 @@ final class NoPiCheck {
             return reported; // TUN (cannot tell), or a filter is attached and the bit is IFF_NO_PI alone
         }
         try (Arena arena = Arena.ofConfined()) {
-            // struct sock_filter { u16 code; u8 jt; u8 jf; u32 k; }: BPF_RET|BPF_K, k = 0xffffffff (keep all)
-            MemorySegment insn = arena.allocate(8, 8);
-            insn.set(ValueLayout.JAVA_SHORT, 0, (short) 0x06);
-            insn.set(ValueLayout.JAVA_INT, 4, 0xffff_ffff);
-            // struct sock_fprog { u16 len; (6 bytes padding) struct sock_filter *filter; }
-            MemorySegment prog = arena.allocate(16, 8);
-            prog.set(ValueLayout.JAVA_SHORT, 0, (short) 1);
-            prog.set(ValueLayout.ADDRESS, 8, insn);
+            // One instruction, "return 0xffffffff": keep every packet whole.
+            MemorySegment insn = sock_filter.allocate(arena);
+            sock_filter.code(insn, (short) (linux_h.BPF_RET() | linux_h.BPF_K()));
+            sock_filter.k(insn, 0xffff_ffff);
+            MemorySegment prog = sock_fprog.allocate(arena);
+            sock_fprog.len(prog, (short) 1);
+            sock_fprog.filter(prog, insn);
             // SAFETY: prog is a 16-byte struct sock_fprog pointing at one 8-byte instruction, both
             // alive in this arena for the call; the kernel copies the program and keeps no pointer.
-            if (Sys.ioctl(err, fd, TUNATTACHFILTER, prog) < 0) {
+            if (Sys.ioctl(err, fd, linux_h.TUNATTACHFILTER(), prog) < 0) {
                 // Not the tun driver's filter ioctl (a macvtap fd, whose TUNGETIFF has no
                 // IFF_NOFILTER alias), or refused: the reported bit is all there is.
                 System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG,
@@ -66,7 +62,7 @@ final class NoPiCheck {
                 return Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
             } finally {
                 // SAFETY: as above; TUNDETACHFILTER reads nothing from the argument.
-                Sys.ioctl(err, fd, TUNDETACHFILTER, prog);
+                Sys.ioctl(err, fd, linux_h.TUNDETACHFILTER(), prog);
             }
         }
     }

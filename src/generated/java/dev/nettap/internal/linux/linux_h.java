@@ -124,6 +124,46 @@ public class linux_h extends linux_h$shared {
         return TUNGETDEVNETNS;
     }
 
+    private static final long TUNATTACHFILTER = 1074812117L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNATTACHFILTER 1074812117
+     * }
+     */
+    public static long TUNATTACHFILTER() {
+        return TUNATTACHFILTER;
+    }
+
+    private static final long TUNDETACHFILTER = 1074812118L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNDETACHFILTER 1074812118
+     * }
+     */
+    public static long TUNDETACHFILTER() {
+        return TUNDETACHFILTER;
+    }
+
+    private static final int BPF_RET = 6;
+    /**
+     * {@snippet lang=c :
+     * #define BPF_RET 6
+     * }
+     */
+    public static int BPF_RET() {
+        return BPF_RET;
+    }
+
+    private static final int BPF_K = 0;
+    /**
+     * {@snippet lang=c :
+     * #define BPF_K 0
+     * }
+     */
+    public static int BPF_K() {
+        return BPF_K;
+    }
+
     private static final long TUNSETSNDBUF = 1074025684L;
     /**
      * {@snippet lang=c :
