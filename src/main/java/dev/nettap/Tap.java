@@ -13,6 +13,9 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
@@ -117,6 +120,8 @@ public final class Tap implements AutoCloseable {
     private final Direction tx;
     private final MemorySegment wakeValue;
     private WaitSet waitSet; // guarded by this; created by the first virtual-thread wait
+    private final Object offloadLock = new Object();
+    private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
 
     /** Preallocated native scratch for one direction: iovec table, pollfd pair, errno slot. */
     private static final class Direction {
@@ -635,6 +640,84 @@ public final class Tap implements AutoCloseable {
             total += bufs[i].byteSize();
         }
         return total;
+    }
+
+    // ---- offloads ----------------------------------------------------------------------------
+
+    /**
+     * Sets the device's receive offloads with {@code TUNSETOFFLOAD}: from now on the kernel may hand
+     * this queue frames with partial checksums and GSO super-frames of the kinds in {@code offloads}
+     * (size receive buffers to 65535 bytes then). Like the header size, the offloads belong to the
+     * device: every queue and holder sees the change. The kernel has no way to read them back, so
+     * this {@code Tap} remembers what it set ({@link #offloads()}); {@link #open(TapHandle)} sets
+     * none.
+     *
+     * @param offloads the offloads to allow; an empty set turns them all off
+     * @throws IllegalArgumentException if the set breaks a dependency (see {@link Offload})
+     * @throws TapException             if the kernel refuses the set (e.g. USO on a kernel before 6.2)
+     * @throws IllegalStateException    if this {@code Tap} is closed
+     */
+    public void setOffloads(Set<Offload> offloads) throws TapException {
+        Set<Offload> set = offloads.isEmpty() ? EnumSet.noneOf(Offload.class) : EnumSet.copyOf(offloads);
+        Offload.checkDependencies(set);
+        enter();
+        try {
+            synchronized (offloadLock) {
+                MemorySegment err = Sys.errnoSlot();
+                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
+                    int e = Sys.errno(err);
+                    throw TapException.syscall("TUNSETOFFLOAD", e, "\"" + name + "\" (fd " + fd + ") with " + set,
+                            e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
+                }
+                this.offloads = Collections.unmodifiableSet(set);
+            }
+        } finally {
+            exit();
+        }
+    }
+
+    /** {@return the receive offloads this {@code Tap} last set (none after {@link #open(TapHandle)})} */
+    public Set<Offload> offloads() {
+        return offloads;
+    }
+
+    /**
+     * Which receive offloads this kernel accepts on this device: each one is tried with
+     * {@code TUNSETOFFLOAD} together with the flags it depends on, then the offloads this
+     * {@code Tap} had set are restored. Meant for set-up (it briefly changes the device's offloads,
+     * shared by every holder), not for a device in use.
+     *
+     * @return the offloads the kernel accepted
+     * @throws TapException          if the previous offloads cannot be restored
+     * @throws IllegalStateException if this {@code Tap} is closed
+     */
+    public Set<Offload> probeOffloads() throws TapException {
+        enter();
+        try {
+            synchronized (offloadLock) {
+                MemorySegment err = Sys.errnoSlot();
+                Set<Offload> accepted = EnumSet.noneOf(Offload.class);
+                for (Offload o : Offload.values()) {
+                    EnumSet<Offload> trial = EnumSet.of(Offload.CSUM, o);
+                    if (o == Offload.TSO_ECN) {
+                        trial.add(Offload.TSO4);
+                    } else if (o == Offload.USO4 || o == Offload.USO6) {
+                        trial.add(Offload.USO4);
+                        trial.add(Offload.USO6);
+                    }
+                    if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
+                        accepted.add(o);
+                    }
+                }
+                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
+                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), "\"" + name + "\" (fd " + fd
+                            + ") restoring " + offloads, null);
+                }
+                return Collections.unmodifiableSet(accepted);
+            }
+        } finally {
+            exit();
+        }
     }
 
     // ---- statistics ---------------------------------------------------------------------------

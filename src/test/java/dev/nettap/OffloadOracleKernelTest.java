@@ -4,13 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.Checksums;
+import dev.nettap.vnet.FrameException;
 import dev.nettap.vnet.IpVersion;
 import dev.nettap.vnet.OffloadTranslation;
+import dev.nettap.vnet.RxMetadata;
 import dev.nettap.vnet.TxMetadata;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.io.ByteArrayOutputStream;
@@ -21,6 +24,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
@@ -377,6 +381,54 @@ class OffloadOracleKernelTest {
             }
         }
         assertArrayEquals(f.payload, concat(payloads), "concatenated segment payloads equal the original");
+    }
+
+    /**
+     * With receive offloads on B, the kernel hands B the super-frame itself (NEEDS_CSUM, GSO TCPV4);
+     * the RX translation describes it, and completing its checksum in software gives a valid frame
+     * with the exact payload.
+     */
+    @Test
+    void withReceiveOffloadsBGetsTheSuperFrameAndRxTranslationCompletesIt() throws Exception {
+        b.setOffloads(EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6));
+        assertEquals(EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6), b.offloads());
+        int payload = 3 * TSO_MSS + 321;
+        Built f = build(true, TCP, 0, payload, 4);
+        ndisify(f);
+        assertTrue(OffloadTranslation.buildTxHeader(metadata(f).tcpSegmentation(TSO_MSS), f.seg, txHdr));
+        writeToA(f);
+        long deadline = System.nanoTime() + DEADLINE.toNanos();
+        MemorySegment got = null;
+        while (got == null && System.nanoTime() < deadline) {
+            long n = b.read(rxHdr, rxBuf);
+            if (n == Tap.WOULD_BLOCK) {
+                b.awaitReadable(Duration.ofMillis(100));
+            } else if (n >= 0 && ours(rxBuf.asSlice(0, n), true, TCP)) {
+                got = rxBuf.asSlice(0, n);
+            }
+        }
+        assertTrue(got != null, "no frame of the flow at B within " + DEADLINE);
+        MemorySegment superFrame = got;
+        assertEquals(f.seg.byteSize(), got.byteSize(), "one super-frame, not segments");
+        assertTrue(VirtioNetHdr.hasFlag(rxHdr, VirtioNetHdr.Flag.NEEDS_CSUM));
+        assertEquals(VirtioNetHdr.GsoType.TCPV4, VirtioNetHdr.gsoType(rxHdr));
+        assertEquals(TSO_MSS, VirtioNetHdr.gsoSize(rxHdr));
+        RxMetadata md = new RxMetadata();
+        OffloadTranslation.parseRxHeader(rxHdr, got, md);
+        assertEquals(RxMetadata.ChecksumState.PARTIAL, md.l4Checksum());
+        assertEquals(ETH + 20, md.partialStart());
+        assertEquals(16, md.partialOffset());
+        assertEquals(VirtioNetHdr.GsoType.TCPV4, md.gsoType());
+        assertEquals(TSO_MSS, md.gsoSize());
+        assertEquals(ETH + 20 + 20, md.headerLength(), "recomputed from the frame");
+        // A GSO frame cannot be completed as one frame for a NIC model without GSO: it needs segmenting.
+        FrameException e = assertThrows(FrameException.class, () -> OffloadTranslation.completeChecksum(md, superFrame));
+        assertTrue(e.getMessage().contains("segmented"), e.getMessage());
+        // What a guest that accepts partial checksums does: sum from csum_start over the seed the
+        // kernel left in the field, store the complement. The kernel's seed must make that valid.
+        int start = md.partialStart();
+        got.set(BE16, start + md.partialOffset(), (short) Checksums.checksum(got, start, got.byteSize() - start));
+        assertArrayEquals(f.payload, checkValid(got, true, TCP, "completed super-frame"));
     }
 
     @Test
