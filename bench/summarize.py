@@ -44,7 +44,7 @@ for size in (20, 64, 1500, 65535):
                  "rfc1071", size))
 rows.append(("IPv4 header checksum (IHL 5)", ("Ipv4HeaderBench.ipv4HeaderChecksum", 0), None, "ipv4Header", 20))
 rows.append(("IPv4 header checksum + store", ("Ipv4HeaderBench.setIpv4HeaderChecksum", 0), None, None, 0))
-rows.append(("virtio-net header build (TSO4)", ("HeaderBench.build", 0), None, "hdrBuild", 12))
+rows.append(("virtio-net header build (TSO4), setter per field", ("HeaderBench.build", 0), None, "hdrBuild", 12))
 rows.append(("virtio-net header build, VirtioNetHdr.set", ("HeaderBench.buildAtOnce", 0), None, "hdrBuild", 12))
 rows.append(("virtio-net header parse, getter per field", ("HeaderBench.parse", 0), None, "hdrParse", 12))
 rows.append(("virtio-net header parse, VirtioNetHdr.read", ("HeaderBench.parseAtOnce", 0), None, "hdrParse", 12))
