@@ -169,7 +169,10 @@ public final class VirtioNetHdr {
      */
     public static void set(MemorySegment hdr, boolean needsCsum, GsoType gsoType, boolean ecn, int hdrLen,
                            int gsoSize, int csumStart, int csumOffset) {
-        requireSize(hdr, LEGACY_SIZE);
+        boolean v1 = hdr.byteSize() >= SIZE;
+        if (!v1) {
+            requireSize(hdr, LEGACY_SIZE);
+        }
         if (((hdrLen | gsoSize | csumStart | csumOffset) & ~0xFFFF) != 0) {
             checkU16(hdrLen, "hdr_len");
             checkU16(gsoSize, "gso_size");
@@ -181,11 +184,127 @@ public final class VirtioNetHdr {
                 | (long) hdrLen << 16
                 | (long) gsoSize << 32
                 | (long) csumStart << 48;
-        hdr.set(U64, FLAGS, w);
-        if (hdr.byteSize() >= SIZE) {
-            hdr.set(U32, CSUM_OFFSET, csumOffset); // csum_offset, and num_buffers 0
+        // Stores at constant offsets into a constant-size slice: no range check per store.
+        if (v1) {
+            MemorySegment h = hdr.asSlice(0, SIZE);
+            h.set(U64, FLAGS, w);
+            h.set(U32, CSUM_OFFSET, csumOffset); // csum_offset, and num_buffers 0
         } else {
-            hdr.set(U16, CSUM_OFFSET, (short) csumOffset);
+            MemorySegment h = hdr.asSlice(0, LEGACY_SIZE);
+            h.set(U64, FLAGS, w);
+            h.set(U16, CSUM_OFFSET, (short) csumOffset);
+        }
+    }
+
+    /**
+     * Reads a whole header at once into a caller-owned holder (one 8-byte and one 2- or 4-byte
+     * load): the same values as every getter called in turn, for a receive path that parses one
+     * header per frame.
+     *
+     * @param hdr a header segment of at least {@value #LEGACY_SIZE} bytes; {@code num_buffers} is
+     *            read when it has {@value #SIZE}, otherwise reported as 0
+     * @param out the holder to fill, not null
+     * @return {@code out}
+     * @throws FrameException with {@link FrameException.Reason#HEADER_TOO_SMALL} for a segment
+     *                        under {@value #LEGACY_SIZE} bytes or
+     *                        {@link FrameException.Reason#BAD_HEADER_FIELD} for an unknown GSO type;
+     *                        {@code out} is unchanged then
+     */
+    public static Fields read(MemorySegment hdr, Fields out) {
+        long w;
+        int tail;
+        if (hdr.byteSize() >= SIZE) {
+            MemorySegment h = hdr.asSlice(0, SIZE);
+            w = h.get(U64, FLAGS);
+            tail = h.get(U32, CSUM_OFFSET);
+        } else {
+            requireSize(hdr, LEGACY_SIZE);
+            MemorySegment h = hdr.asSlice(0, LEGACY_SIZE);
+            w = h.get(U64, FLAGS);
+            tail = h.get(U16, CSUM_OFFSET) & 0xFFFF;
+        }
+        int gso = (int) (w >>> 8) & 0xFF;
+        GsoType.ofCode(gso & ~ECN_BIT); // validates; the holder keeps the byte (no reference store)
+        out.flags = (int) w & 0xFF;
+        out.gso = gso;
+        out.hdrLen = (int) (w >>> 16) & 0xFFFF;
+        out.gsoSize = (int) (w >>> 32) & 0xFFFF;
+        out.csumStart = (int) (w >>> 48);
+        out.csumOffset = tail & 0xFFFF;
+        out.numBuffers = tail >>> 16;
+        return out;
+    }
+
+    /**
+     * Every field of a header, as {@link #read} decodes it: mutable, caller-owned, reused per frame.
+     * Not thread-safe.
+     */
+    public static final class Fields {
+        private int flags;
+        private int gso;
+        private int hdrLen;
+        private int gsoSize;
+        private int csumStart;
+        private int csumOffset;
+        private int numBuffers;
+
+        /** An empty holder: no flags, GSO {@code NONE}, every length 0. */
+        public Fields() {
+        }
+
+        /**
+         * Whether a flag is set.
+         *
+         * @param flag the flag
+         * @return whether its bit is set
+         */
+        public boolean hasFlag(Flag flag) {
+            return (flags & flag.bit) != 0;
+        }
+
+        /**
+         * Whether the {@code flags} byte holds bits other than {@code NEEDS_CSUM} and
+         * {@code DATA_VALID}.
+         *
+         * @return whether an unknown flag bit is set
+         */
+        public boolean hasUnknownFlags() {
+            return (flags & ~(Flag.NEEDS_CSUM.bit | Flag.DATA_VALID.bit)) != 0;
+        }
+
+        /** @return the GSO protocol, ECN bit ignored */
+        public GsoType gsoType() {
+            return GsoType.BY_CODE[gso & ~ECN_BIT];
+        }
+
+        /** @return whether the ECN bit of {@code gso_type} is set */
+        public boolean gsoEcn() {
+            return (gso & ECN_BIT) != 0;
+        }
+
+        /** @return {@code hdr_len}, unsigned 16-bit */
+        public int hdrLen() {
+            return hdrLen;
+        }
+
+        /** @return {@code gso_size}, unsigned 16-bit */
+        public int gsoSize() {
+            return gsoSize;
+        }
+
+        /** @return {@code csum_start}, unsigned 16-bit */
+        public int csumStart() {
+            return csumStart;
+        }
+
+        /** @return {@code csum_offset}, unsigned 16-bit */
+        public int csumOffset() {
+            return csumOffset;
+        }
+
+        /** @return {@code num_buffers}, unsigned 16-bit; 0 for a legacy 10-byte header */
+        public int numBuffers() {
+            return numBuffers;
         }
     }
 
@@ -386,10 +505,7 @@ public final class VirtioNetHdr {
 
     private static void setU16(MemorySegment hdr, long offset, int value, String field) {
         requireSize(hdr, LEGACY_SIZE);
-        if ((value & ~0xFFFF) != 0) {
-            throw new FrameException(FrameException.Reason.FIELD_OVERFLOW,
-                    field + " = " + value + " does not fit 16 bits");
-        }
+        checkU16(value, field);
         hdr.set(U16, offset, (short) value);
     }
 }

@@ -13,6 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class VirtioNetHdrTest {
@@ -125,5 +126,76 @@ class VirtioNetHdrTest {
         assertFalse(VirtioNetHdr.hasUnknownFlags(h));
         h.set(ValueLayout.JAVA_BYTE, 0, (byte) 4);
         assertTrue(VirtioNetHdr.hasUnknownFlags(h));
+    }
+    private static void checkReadEqualsGetters(MemorySegment buf, Random r) {
+        VirtioNetHdr.Fields f = new VirtioNetHdr.Fields();
+        int[] codes = {0, 1, 3, 4, 5};
+        for (int size : new int[] {VirtioNetHdr.LEGACY_SIZE, VirtioNetHdr.SIZE}) {
+            for (int align = 0; align < 8; align++) {
+                MemorySegment h = buf.asSlice(align, size);
+                for (int round = 0; round < 50; round++) {
+                    for (int i = 0; i < size; i++) {
+                        h.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt());
+                    }
+                    h.set(ValueLayout.JAVA_BYTE, 1, (byte) (codes[r.nextInt(codes.length)] | (r.nextBoolean() ? 0x80 : 0)));
+                    String where = "size " + size + " alignment " + align;
+                    assertEquals(f, VirtioNetHdr.read(h, f));
+                    for (Flag flag : Flag.values()) {
+                        assertEquals(VirtioNetHdr.hasFlag(h, flag), f.hasFlag(flag), where);
+                    }
+                    assertEquals(VirtioNetHdr.hasUnknownFlags(h), f.hasUnknownFlags(), where);
+                    assertEquals(VirtioNetHdr.gsoType(h), f.gsoType(), where);
+                    assertEquals(VirtioNetHdr.gsoEcn(h), f.gsoEcn(), where);
+                    assertEquals(VirtioNetHdr.hdrLen(h), f.hdrLen(), where);
+                    assertEquals(VirtioNetHdr.gsoSize(h), f.gsoSize(), where);
+                    assertEquals(VirtioNetHdr.csumStart(h), f.csumStart(), where);
+                    assertEquals(VirtioNetHdr.csumOffset(h), f.csumOffset(), where);
+                    assertEquals(size == VirtioNetHdr.SIZE ? VirtioNetHdr.numBuffers(h) : 0, f.numBuffers(), where);
+                    // set() then read() round-trips, at this alignment too.
+                    boolean csum = r.nextBoolean();
+                    GsoType t = GsoType.values()[r.nextInt(GsoType.values().length)];
+                    boolean ecn = r.nextBoolean();
+                    int a = r.nextInt(0x10000), b = r.nextInt(0x10000), c = r.nextInt(0x10000), d = r.nextInt(0x10000);
+                    VirtioNetHdr.set(h, csum, t, ecn, a, b, c, d);
+                    VirtioNetHdr.read(h, f);
+                    assertEquals(csum, f.hasFlag(Flag.NEEDS_CSUM), where);
+                    assertFalse(f.hasFlag(Flag.DATA_VALID), where);
+                    assertEquals(t, f.gsoType(), where);
+                    assertEquals(ecn, f.gsoEcn(), where);
+                    assertEquals(a, f.hdrLen(), where);
+                    assertEquals(b, f.gsoSize(), where);
+                    assertEquals(c, f.csumStart(), where);
+                    assertEquals(d, f.csumOffset(), where);
+                    assertEquals(0, f.numBuffers(), where);
+                }
+            }
+        }
+    }
+
+    @Test
+    void readEqualsTheGettersAtEveryAlignmentHeapAndNative() {
+        checkReadEqualsGetters(MemorySegment.ofArray(new byte[24]), new Random(4));
+        try (Arena arena = Arena.ofConfined()) {
+            checkReadEqualsGetters(arena.allocate(24, 8), new Random(5));
+        }
+    }
+
+    @Test
+    void readRejectsBadHeadersAndLeavesTheHolderUnchanged() {
+        VirtioNetHdr.Fields f = new VirtioNetHdr.Fields();
+        MemorySegment good = MemorySegment.ofArray(new byte[12]);
+        VirtioNetHdr.set(good, true, GsoType.TCPV4, false, 54, 1448, 34, 16);
+        VirtioNetHdr.read(good, f);
+        assertEquals(Reason.HEADER_TOO_SMALL, assertThrows(FrameException.class,
+                () -> VirtioNetHdr.read(MemorySegment.ofArray(new byte[9]), f)).reason());
+        MemorySegment bad = MemorySegment.ofArray(new byte[12]);
+        bad.set(ValueLayout.JAVA_BYTE, 1, (byte) 2);
+        assertEquals(Reason.BAD_HEADER_FIELD, assertThrows(FrameException.class, () -> VirtioNetHdr.read(bad, f)).reason());
+        assertEquals(GsoType.TCPV4, f.gsoType());
+        assertTrue(f.hasFlag(Flag.NEEDS_CSUM));
+        assertEquals(54, f.hdrLen());
+        assertEquals(1448, f.gsoSize());
+        assertEquals(34, f.csumStart());
+        assertEquals(16, f.csumOffset());
     }
 }
