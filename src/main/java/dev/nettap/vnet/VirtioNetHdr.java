@@ -272,37 +272,37 @@ public final class VirtioNetHdr {
             return (flags & ~(Flag.NEEDS_CSUM.bit | Flag.DATA_VALID.bit)) != 0;
         }
 
-        /** @return the GSO protocol, ECN bit ignored */
+        /** {@return the GSO protocol, ECN bit ignored} */
         public GsoType gsoType() {
             return GsoType.BY_CODE[gso & ~ECN_BIT];
         }
 
-        /** @return whether the ECN bit of {@code gso_type} is set */
+        /** {@return whether the ECN bit of {@code gso_type} is set} */
         public boolean gsoEcn() {
             return (gso & ECN_BIT) != 0;
         }
 
-        /** @return {@code hdr_len}, unsigned 16-bit */
+        /** {@return {@code hdr_len}, unsigned 16-bit} */
         public int hdrLen() {
             return hdrLen;
         }
 
-        /** @return {@code gso_size}, unsigned 16-bit */
+        /** {@return {@code gso_size}, unsigned 16-bit} */
         public int gsoSize() {
             return gsoSize;
         }
 
-        /** @return {@code csum_start}, unsigned 16-bit */
+        /** {@return {@code csum_start}, unsigned 16-bit} */
         public int csumStart() {
             return csumStart;
         }
 
-        /** @return {@code csum_offset}, unsigned 16-bit */
+        /** {@return {@code csum_offset}, unsigned 16-bit} */
         public int csumOffset() {
             return csumOffset;
         }
 
-        /** @return {@code num_buffers}, unsigned 16-bit; 0 for a legacy 10-byte header */
+        /** {@return {@code num_buffers}, unsigned 16-bit; 0 for a legacy 10-byte header} */
         public int numBuffers() {
             return numBuffers;
         }
