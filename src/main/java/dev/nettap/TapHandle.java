@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -74,7 +76,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return attach(nameBytes, name, mode, cloneDevice, "");
+        return attach(nameBytes, name, mode, cloneDevice, "", false);
     }
 
     /**
@@ -101,7 +103,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, " in netns " + netns));
+        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, " in netns " + netns, false));
     }
 
     /**
@@ -129,7 +131,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd));
+        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd, false));
     }
 
     /**
@@ -212,8 +214,82 @@ public final class TapHandle implements AutoCloseable {
         return new TapHandle(fd, origin, null, expected);
     }
 
-    private static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, String where)
+    /** The kernel's limit on the queues of one device (MAX_TAP_QUEUES). */
+    public static final int MAX_QUEUES = 256;
+
+    /**
+     * Creates, or attaches to, a multi-queue device ({@code IFF_MULTI_QUEUE}) and opens
+     * {@code queues} queues of it, one fd each, in the calling thread's network namespace. The
+     * kernel spreads the device's outgoing frames over the queues by flow; a VMM gives each to one
+     * virtio-net queue pair. Every queue goes through {@link Tap#open(TapHandle)} on its own; the
+     * header size and offloads are per device, so the last queue opened decides them for all.
+     *
+     * @param name        the interface name, or {@code ""} / a {@code %d} template (the name the
+     *                    kernel picks for the first queue is used for the others)
+     * @param queues      how many queues, 1 to {@value #MAX_QUEUES}
+     * @param mode        TAP or TUN
+     * @param cloneDevice the clone device, normally {@link #DEFAULT_CLONE_DEVICE}
+     * @return the handles, in queue order; on failure, the ones already opened are closed
+     * @throws IllegalArgumentException if the name is invalid or {@code queues} out of range
+     * @throws TapException             if a queue cannot be attached ({@code EINVAL} when a device of
+     *                                  that name exists without {@code IFF_MULTI_QUEUE})
+     */
+    public static List<TapHandle> createQueues(String name, int queues, TapMode mode, Path cloneDevice)
             throws TapException {
+        byte[] nameBytes = checkQueues(name, queues, mode, cloneDevice);
+        return attachQueues(nameBytes, name, queues, mode, cloneDevice, "");
+    }
+
+    /**
+     * As {@link #createQueues(String, int, TapMode, Path)}, inside another network namespace (see
+     * {@link #createInNamespace(Path, String, TapMode, Path)}).
+     *
+     * @param netns       the network namespace file
+     * @param name        the interface name, or {@code ""} / a {@code %d} template
+     * @param queues      how many queues, 1 to {@value #MAX_QUEUES}
+     * @param mode        TAP or TUN
+     * @param cloneDevice the clone device
+     * @return the handles, in queue order
+     * @throws IllegalArgumentException if the name is invalid or {@code queues} out of range
+     * @throws TapException             if the namespace or a queue cannot be opened
+     */
+    public static List<TapHandle> createQueuesInNamespace(Path netns, String name, int queues, TapMode mode,
+                                                          Path cloneDevice) throws TapException {
+        byte[] nameBytes = checkQueues(name, queues, mode, cloneDevice);
+        Objects.requireNonNull(netns, "netns");
+        return InNamespace.call(netns, () -> attachQueues(nameBytes, name, queues, mode, cloneDevice, " in netns " + netns));
+    }
+
+    private static byte[] checkQueues(String name, int queues, TapMode mode, Path cloneDevice) {
+        byte[] nameBytes = InterfaceNames.check(name);
+        if (queues < 1 || queues > MAX_QUEUES) {
+            throw new IllegalArgumentException("queue count " + queues + " out of range 1.." + MAX_QUEUES);
+        }
+        Objects.requireNonNull(mode, "mode");
+        Objects.requireNonNull(cloneDevice, "cloneDevice");
+        Platform.requireLinux();
+        return nameBytes;
+    }
+
+    private static List<TapHandle> attachQueues(byte[] nameBytes, String name, int queues, TapMode mode,
+                                                Path cloneDevice, String where) throws TapException {
+        List<TapHandle> handles = new ArrayList<>(queues);
+        try {
+            TapHandle first = attach(nameBytes, name, mode, cloneDevice, where, true);
+            handles.add(first);
+            byte[] chosen = first.name().getBytes(StandardCharsets.UTF_8);
+            for (int i = 1; i < queues; i++) {
+                handles.add(attach(chosen, first.name(), mode, cloneDevice, where, true));
+            }
+            return List.copyOf(handles);
+        } catch (TapException | RuntimeException | Error e) {
+            handles.forEach(TapHandle::close);
+            throw e;
+        }
+    }
+
+    private static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, String where,
+                                    boolean multiQueue) throws TapException {
         String ctx = cloneDevice + " for \"" + name + "\"" + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
@@ -230,7 +306,7 @@ public final class TapHandle implements AutoCloseable {
             MemorySegment nameField = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr));
             MemorySegment.copy(nameBytes, 0, nameField, ValueLayout.JAVA_BYTE, 0, nameBytes.length);
             int flags = (mode == TapMode.TAP ? linux_h.IFF_TAP() : linux_h.IFF_TUN())
-                    | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR();
+                    | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR() | (multiQueue ? linux_h.IFF_MULTI_QUEUE() : 0);
             ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr), (short) flags);
             if (Sys.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
                 int e = Sys.errno(err);
