@@ -4,6 +4,8 @@ import dev.nettap.Tap;
 import dev.nettap.TapException;
 import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
+import dev.nettap.internal.linux.iovec;
+import dev.nettap.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -55,6 +57,9 @@ public class TapPathBench {
         Tap tap;
         MemorySegment hdr;
         MemorySegment frame;
+        MemorySegment iov;
+        MemorySegment errno;
+        int fd;
 
         @Setup(Level.Trial)
         public void setUp() throws TapException {
@@ -62,7 +67,14 @@ public class TapPathBench {
             hdr = arena.allocate(Tap.VNET_HDR_SIZE);
             frame = arena.allocate(size, 64);
             Frames.build(frame, hdr);
+            iov = iovec.allocateArray(2, arena);
+            iovec.iov_base(iovec.asSlice(iov, 0), hdr);
+            iovec.iov_len(iovec.asSlice(iov, 0), hdr.byteSize());
+            iovec.iov_base(iovec.asSlice(iov, 1), frame);
+            iovec.iov_len(iovec.asSlice(iov, 1), frame.byteSize());
+            errno = Sys.newErrnoSlot(arena);
             tap = open("bt0");
+            fd = tap.fd();
             long r = tap.write(hdr, frame);
             if (r != size) {
                 throw new IllegalStateException("first write returned " + r + " (is bt0 up?): "
@@ -80,6 +92,16 @@ public class TapPathBench {
     @Benchmark
     public long write(Writer w) {
         return w.tap.write(w.hdr, w.frame);
+    }
+
+    /**
+     * The same {@code writev} straight through the syscall layer, iovec prepared once: what
+     * {@link #write} costs beyond it is the library's own per-frame work (checks, close gate,
+     * iovec fill, status mapping).
+     */
+    @Benchmark
+    public long rawWritev(Writer w) {
+        return Sys.writev(w.errno, w.fd, w.iov, 2);
     }
 
     @Benchmark
