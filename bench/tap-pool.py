@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Pools every bench/tap run kept in target/bench: per run, the Java/C frames-per-second ratio
-(ratio of the medians, and median of the per-round ratios); then all paired rounds together.
+"""Pools every bench/tap run kept in target/bench: per run, the C and Java medians (ns/op) and the
+Java/C frames-per-second ratio (of the medians, and the median of the per-round ratios); then all
+paired rounds together.
 Usage: bench/tap-pool.py [RUN_PREFIX ...]   (default: every target/bench/tap-*.c.txt)"""
 import glob, json, os, statistics as st, sys
 
@@ -21,7 +22,8 @@ for out in runs:
     for size in sorted(c):
         ratios = [cn / jn for cn, jn in zip(c[size], j[size])]
         pooled.setdefault(size, []).extend(ratios)
-        cells.append(f"{size}: {st.median(c[size]) / st.median(j[size]):.3f} / {st.median(ratios):.3f} (n={len(ratios)})")
+        cm, jm = st.median(c[size]), st.median(j[size])
+        cells.append(f"{size} B: C {cm:.1f} ns, Java {jm:.1f} ns, Java/C {cm / jm:.3f} (median of rounds {st.median(ratios):.3f}, n={len(ratios)})")
     print(os.path.basename(out), "  ".join(cells))
 for size, v in sorted(pooled.items()):
     print(f"pooled {size:>6}: {len(v)} paired rounds, median Java/C {st.median(v):.3f} (min {min(v):.3f}, max {max(v):.3f})")

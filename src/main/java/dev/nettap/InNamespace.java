@@ -105,9 +105,8 @@ final class InNamespace {
         if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
             int e = Sys.errno(err);
             if (e == linux_h.EINVAL()) {
-                throw new TapException(TapException.Kind.NOT_A_NAMESPACE, "setns", e, ctx,
-                        TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
-                                "not a network namespace file (another namespace type, or not a namespace at all)").getMessage());
+                throw TapException.syscall(TapException.Kind.NOT_A_NAMESPACE, "setns(CLONE_NEWNET)", e, ctx,
+                        "not a network namespace file (another namespace type, or not a namespace at all)");
             }
             throw TapException.syscall("setns(CLONE_NEWNET)", e, ctx,
                     e == linux_h.EPERM() ? "needs CAP_SYS_ADMIN"

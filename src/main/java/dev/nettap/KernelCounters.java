@@ -1,12 +1,9 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,14 +19,11 @@ final class KernelCounters {
         MemorySegment err = Sys.errnoSlot();
         String ctx = "\"" + openName + "\" (fd " + tapFd + ")";
         // The device may have been renamed since it was opened (and another took its old name): ask now.
-        String name;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment ifr = ifreq.allocate(arena);
-            if (Sys.ioctl(err, tapFd, linux_h.TUNGETIFF(), ifr) < 0) {
-                throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
-            }
-            name = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8);
+        Iff iff = Iff.query(err, tapFd);
+        if (iff == null) {
+            throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
         }
+        String name = iff.name();
         int nsfd = Sys.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
         if (nsfd < 0) {
             int e = Sys.errno(err);

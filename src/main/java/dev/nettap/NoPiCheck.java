@@ -1,6 +1,5 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.linux.sock_filter;
 import dev.nettap.internal.linux.sock_fprog;
@@ -55,11 +54,11 @@ final class NoPiCheck {
                 return reported;
             }
             try {
-                MemorySegment ifr = ifreq.allocate(arena);
-                if (Sys.ioctl(err, fd, linux_h.TUNGETIFF(), ifr) < 0) {
+                Iff iff = Iff.query(err, fd);
+                if (iff == null) {
                     throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
                 }
-                return Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
+                return iff.flags();
             } finally {
                 // SAFETY: as above; TUNDETACHFILTER reads nothing from the argument.
                 Sys.ioctl(err, fd, linux_h.TUNDETACHFILTER(), prog);

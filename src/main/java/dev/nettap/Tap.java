@@ -1,6 +1,5 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.linux.pollfd;
@@ -11,7 +10,6 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -184,26 +182,26 @@ public final class Tap implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             setFdFlags(err, fd, ctx);
-            MemorySegment ifr = ifreq.allocate(arena);
-            if (Sys.ioctl(err, fd, linux_h.TUNGETIFF(), ifr) < 0) {
+            Iff iff = Iff.query(err, fd);
+            if (iff == null) {
                 int e = Sys.errno(err);
                 String found = e == linux_h.EBADFD()
                         ? "a clone-device fd with no device attached (TUNSETIFF never succeeded, or the device was deleted)"
                         : e == linux_h.ENOTTY() || e == linux_h.EINVAL() ? "not a TAP/TUN queue (a file, pipe, socket or other device)"
                         : e == linux_h.EBADF() ? "not an open file descriptor" : null;
-                throw new TapException(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
-                        "TUNGETIFF", e, ctx, TapException.syscall("TUNGETIFF", e, ctx, found).getMessage());
+                throw TapException.syscall(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
+                        "TUNGETIFF", e, ctx, found);
             }
-            int flags = NoPiCheck.trueFlags(err, fd, Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr))), ctx);
-            String name = ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8);
+            int flags = NoPiCheck.trueFlags(err, fd, iff.flags(), ctx);
+            String name = iff.name();
             TapMode mode = checkFlags(flags, handle.expectedMode(), ctx, name);
             int previous = vnetHdrSize(err, fd, ctx, arena);
             if (previous != VNET_HDR_SIZE) {
                 MemorySegment sz = arena.allocateFrom(ValueLayout.JAVA_INT, VNET_HDR_SIZE);
                 if (Sys.ioctl(err, fd, linux_h.TUNSETVNETHDRSZ(), sz) < 0) {
                     int e = Sys.errno(err);
-                    throw new TapException(TapException.Kind.HEADER_SIZE, "TUNSETVNETHDRSZ", e, ctx,
-                            TapException.syscall("TUNSETVNETHDRSZ", e, ctx, "cannot set the 12-byte virtio-net header").getMessage());
+                    throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNSETVNETHDRSZ", e, ctx,
+                            "cannot set the 12-byte virtio-net header");
                 }
                 int now = vnetHdrSize(err, fd, ctx, arena);
                 if (now != VNET_HDR_SIZE) {
@@ -237,8 +235,8 @@ public final class Tap implements AutoCloseable {
         int fdFlags = Sys.fcntl(err, fd, linux_h.F_GETFD(), 0);
         if (fdFlags < 0) {
             int e = Sys.errno(err);
-            throw new TapException(TapException.Kind.NOT_A_TAP, "fcntl", e, ctx, TapException.syscall("fcntl(F_GETFD)", e, ctx,
-                    e == linux_h.EBADF() ? "not an open file descriptor" : null).getMessage());
+            throw TapException.syscall(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
+                    e == linux_h.EBADF() ? "not an open file descriptor" : null);
         }
         if ((fdFlags & linux_h.FD_CLOEXEC()) == 0
                 && Sys.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
@@ -281,8 +279,7 @@ public final class Tap implements AutoCloseable {
         MemorySegment sz = arena.allocate(ValueLayout.JAVA_INT);
         if (Sys.ioctl(err, fd, linux_h.TUNGETVNETHDRSZ(), sz) < 0) {
             int e = Sys.errno(err);
-            throw new TapException(TapException.Kind.HEADER_SIZE, "TUNGETVNETHDRSZ", e, ctx,
-                    TapException.syscall("TUNGETVNETHDRSZ", e, ctx, null).getMessage());
+            throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNGETVNETHDRSZ", e, ctx, null);
         }
         return sz.get(ValueLayout.JAVA_INT, 0);
     }
@@ -347,8 +344,7 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
      */
     public long read(MemorySegment hdr, MemorySegment frame) {
-        checkHeader(hdr);
-        checkWritable(hdr);
+        checkHeader(hdr, true);
         checkNative(frame, "frame", -1, true);
         enter();
         try {
@@ -375,8 +371,7 @@ public final class Tap implements AutoCloseable {
      *                                  {@code count} is out of range
      */
     public long read(MemorySegment hdr, MemorySegment[] bufs, int count) {
-        checkHeader(hdr);
-        checkWritable(hdr);
+        checkHeader(hdr, true);
         long capacity = checkScatter(bufs, count, true);
         enter();
         try {
@@ -412,8 +407,7 @@ public final class Tap implements AutoCloseable {
                     + frames.length + " and " + results.length);
         }
         for (int i = 0; i < max; i++) {
-            checkHeader(hdrs[i]);
-            checkWritable(hdrs[i]);
+            checkHeader(hdrs[i], true);
             checkNative(frames[i], "frame", i, true);
         }
         enter();
@@ -451,7 +445,7 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
      */
     public long write(MemorySegment hdr, MemorySegment frame) {
-        checkHeader(hdr);
+        checkHeader(hdr, false);
         checkNative(frame, "frame", -1, false);
         enter();
         try {
@@ -478,7 +472,7 @@ public final class Tap implements AutoCloseable {
      *                                  {@code count} is out of range
      */
     public long write(MemorySegment hdr, MemorySegment[] bufs, int count) {
-        checkHeader(hdr);
+        checkHeader(hdr, false);
         checkScatter(bufs, count, false);
         enter();
         try {
@@ -565,8 +559,8 @@ public final class Tap implements AutoCloseable {
         if (e == linux_h.EBADFD()) {
             return DEVICE_GONE;
         }
-        throw new IllegalStateException(TapException.syscall("readv", e, "\"" + name + "\" (fd " + fd + ")",
-                "unexpected on a TAP queue").getMessage());
+        throw new IllegalStateException(TapException.describe("readv", e, context(),
+                "unexpected on a TAP queue"));
     }
 
     private long writeResult(Direction d, long n) {
@@ -589,12 +583,12 @@ public final class Tap implements AutoCloseable {
         if (e == linux_h.EBADFD()) {
             return DEVICE_GONE;
         }
-        throw new IllegalStateException(TapException.syscall("writev", e, "\"" + name + "\" (fd " + fd + ")",
-                "unexpected on a TAP queue").getMessage());
+        throw new IllegalStateException(TapException.describe("writev", e, context(),
+                "unexpected on a TAP queue"));
     }
 
-    private static void checkHeader(MemorySegment hdr) {
-        checkNative(hdr, "header", -1, false); // read-only headers are refused by the read paths below
+    private static void checkHeader(MemorySegment hdr, boolean kernelWrites) {
+        checkNative(hdr, "header", -1, kernelWrites);
         if (hdr.byteSize() != VNET_HDR_SIZE) {
             throw new IllegalArgumentException("header segment must be exactly " + VNET_HDR_SIZE + " bytes, is "
                     + hdr.byteSize());
@@ -620,12 +614,6 @@ public final class Tap implements AutoCloseable {
                 : !seg.isAccessibleBy(Thread.currentThread()) ? "is confined to another thread"
                 : "is read-only, and the kernel would write into it";
         return new IllegalArgumentException(what + " segment " + why);
-    }
-
-    private static void checkWritable(MemorySegment hdr) {
-        if (hdr.isReadOnly()) {
-            throw badSegment(hdr, "header", true);
-        }
     }
 
     /** Checks a scatter list and returns its total size. */
@@ -666,7 +654,7 @@ public final class Tap implements AutoCloseable {
                 MemorySegment err = Sys.errnoSlot();
                 if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
                     int e = Sys.errno(err);
-                    throw TapException.syscall("TUNSETOFFLOAD", e, "\"" + name + "\" (fd " + fd + ") with " + set,
+                    throw TapException.syscall("TUNSETOFFLOAD", e, context() + " with " + set,
                             e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
                 }
                 this.offloads = Collections.unmodifiableSet(set);
@@ -710,8 +698,7 @@ public final class Tap implements AutoCloseable {
                     }
                 }
                 if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
-                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), "\"" + name + "\" (fd " + fd
-                            + ") restoring " + offloads, null);
+                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), context() + " restoring " + offloads, null);
                 }
                 return Collections.unmodifiableSet(accepted);
             }
@@ -795,7 +782,7 @@ public final class Tap implements AutoCloseable {
                     if (e == linux_h.EINTR()) {
                         continue;
                     }
-                    throw new IllegalStateException(TapException.syscall("poll", e, "\"" + name + "\"", null).getMessage());
+                    throw new IllegalStateException(TapException.describe("poll", e, context(), null));
                 }
                 if (pollfd.revents(wake) != 0 || (int) STATE.getVolatile(this) < 0) {
                     return CLOSED;
@@ -855,8 +842,8 @@ public final class Tap implements AutoCloseable {
             return CLOSED;
         }
         if (ev == Waiter.ARM_FAILED_EVENT) {
-            throw new IllegalStateException(TapException.syscall("epoll_ctl(EPOLL_CTL_MOD)", ws.armErrno,
-                    "\"" + name + "\" (fd " + fd + ")", "cannot wait on this queue").getMessage());
+            throw new IllegalStateException(TapException.describe("epoll_ctl(EPOLL_CTL_MOD)", ws.armErrno,
+                    context(), "cannot wait on this queue"));
         }
         return (ev & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0 ? DEVICE_GONE : READY;
     }
@@ -926,7 +913,7 @@ public final class Tap implements AutoCloseable {
             pollfd.fd(probeOut, tap.fd);
             pollfd.events(probeOut, (short) linux_h.POLLOUT());
             this.id = key;
-            poller.register(tap.fd, key, this, "\"" + tap.name + "\" (fd " + tap.fd + ")");
+            poller.register(tap.fd, key, this, tap.context());
         }
 
         /** Readiness now, without blocking: READY, DEVICE_GONE, TIMEOUT (not ready) or CLOSED. */
@@ -1016,6 +1003,11 @@ public final class Tap implements AutoCloseable {
 
     private void exit() {
         STATE.getAndAdd(this, -1);
+    }
+
+    /** How errors name this queue: {@code "vm0" (fd 7)}. */
+    private String context() {
+        return "\"" + name + "\" (fd " + fd + ")";
     }
 
     private IllegalStateException closedError() {

@@ -79,9 +79,18 @@ public class TapException extends IOException {
      * @return the exception, to throw
      */
     public static TapException syscall(String syscall, int errno, String context, String hint) {
-        String msg = syscall + " on " + context + " failed: " + Errno.name(errno) + " (" + Errno.text(errno) + ")"
+        return syscall(Kind.SYSCALL, syscall, errno, context, hint);
+    }
+
+    /** A failed system call that means {@code kind} (not a TAP, not a namespace, ...). */
+    static TapException syscall(Kind kind, String syscall, int errno, String context, String hint) {
+        return new TapException(kind, syscall, errno, context, describe(syscall, errno, context, hint));
+    }
+
+    /** The message of {@link #syscall(String, int, String, String)}, for errors of other types. */
+    static String describe(String syscall, int errno, String context, String hint) {
+        return syscall + " on " + context + " failed: " + Errno.name(errno) + " (" + Errno.text(errno) + ")"
                 + (hint == null ? "" : " — " + hint);
-        return new TapException(Kind.SYSCALL, syscall, errno, context, msg);
     }
 
     /** {@return what went wrong} */

@@ -192,8 +192,8 @@ public final class TapHandle implements AutoCloseable {
             int e = Sys.errno(err);
             String ctx = origin;
             if (e == linux_h.EBADF()) {
-                throw new TapException(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
-                        TapException.syscall("fcntl(F_GETFD)", e, ctx, "not an open file descriptor").getMessage());
+                throw TapException.syscall(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
+                        "not an open file descriptor");
             }
             Sys.close(err, fd);
             throw TapException.syscall("fcntl(F_GETFD)", e, ctx, null);
