@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
 import dev.nettap.tool.ScratchNamespace;
@@ -400,11 +399,9 @@ class HandoverKernelTest {
     }
 
     private static int getIff(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ifr = ifreq.allocate(a);
-            assertEquals(0, Sys.ioctl(Sys.errnoSlot(), fd, linux_h.TUNGETIFF(), ifr));
-            return Short.toUnsignedInt(ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr)));
-        }
+        Iff iff = Iff.query(Sys.errnoSlot(), fd);
+        assertTrue(iff != null, "TUNGETIFF");
+        return iff.flags();
     }
 
     /** The fd table now, {@code keep} included (it is not a leak of what follows). */
