@@ -492,41 +492,14 @@ public final class Tap implements AutoCloseable {
      * (a pure check of the header and the frame's length; no system call).
      *
      * @param mode        the device's mode
-     * @param hdr         the {@value #VNET_HDR_SIZE}-byte header that was written
+     * @param hdr         the {@value #VNET_HDR_SIZE}-byte header that was written (any size is
+     *                    accepted: a segment under 10 bytes is named as the broken rule)
      * @param frameLength the frame's length without the header
-     * @return the first rule the frame breaks, or a note that none of the known rules applies
+     * @return the first rule the frame breaks, or a note that none of the known rules applies;
+     *         never throws
      */
     public static String explainMalformed(TapMode mode, MemorySegment hdr, long frameLength) {
-        int flags = hdr.get(ValueLayout.JAVA_BYTE, 0) & 0xff;
-        int gso = hdr.get(ValueLayout.JAVA_BYTE, 1) & 0xff;
-        int hdrLen = Short.toUnsignedInt(hdr.get(LE16, 2));
-        int gsoSize = Short.toUnsignedInt(hdr.get(LE16, 4));
-        int csumStart = Short.toUnsignedInt(hdr.get(LE16, 6));
-        int csumOffset = Short.toUnsignedInt(hdr.get(LE16, 8));
-        int type = gso & 0x7f;
-        if (mode == TapMode.TAP && frameLength < 14) {
-            return "frame of " + frameLength + " bytes is shorter than an Ethernet header (14)";
-        }
-        if (type != 0 && type != 1 && type != 3 && type != 4 && type != 5) {
-            return "gso_type " + type + " is not NONE, TCPV4, UDP, TCPV6 or UDP_L4";
-        }
-        if ((flags & 1) != 0 && csumStart + csumOffset + 2 > frameLength) {
-            return "csum_start " + csumStart + " + csum_offset " + csumOffset + " + 2 is past the frame's "
-                    + frameLength + " bytes";
-        }
-        if (hdrLen > frameLength) {
-            return "hdr_len " + hdrLen + " is beyond the frame's " + frameLength + " bytes";
-        }
-        if (type != 0 && gsoSize == 0) {
-            return "gso_type " + type + " with gso_size 0";
-        }
-        if (type != 0 && (flags & 1) == 0) {
-            return "GSO without NEEDS_CSUM";
-        }
-        if ((type == 1 || type == 4) && csumOffset != 16 || (type == 3 || type == 5) && csumOffset != 6) {
-            return "csum_offset " + csumOffset + " does not match gso_type " + type;
-        }
-        return "none of the known rules: the kernel found the frame itself malformed (bad IP or L4 header for its GSO type?)";
+        return WriteRules.explain(mode, hdr, frameLength);
     }
 
     private static final long IOV_SIZE = iovec.sizeof();

@@ -359,7 +359,8 @@ class OffloadOracleKernelTest {
         Built f = build(v4, TCP, ext, payload, v4 ? 4 : 6);
         ndisify(f);
         TxMetadata md = metadata(f).tcpSegmentation(TSO_MSS);
-        assertTrue(OffloadTranslation.buildTxHeader(md, f.seg, txHdr), "the NDIS fields were repaired");
+        assertEquals(f.seg.byteSize(), OffloadTranslation.buildTxHeader(md, f.seg, txHdr), () -> md.refusalMessage());
+        assertTrue(md.frameChanged(), "the NDIS fields were repaired");
         assertEquals(v4 ? VirtioNetHdr.GsoType.TCPV4 : VirtioNetHdr.GsoType.TCPV6, VirtioNetHdr.gsoType(txHdr));
         writeToA(f);
 
@@ -395,7 +396,9 @@ class OffloadOracleKernelTest {
         int payload = 3 * TSO_MSS + 321;
         Built f = build(true, TCP, 0, payload, 4);
         ndisify(f);
-        assertTrue(OffloadTranslation.buildTxHeader(metadata(f).tcpSegmentation(TSO_MSS), f.seg, txHdr));
+        TxMetadata md0 = metadata(f).tcpSegmentation(TSO_MSS);
+        assertEquals(f.seg.byteSize(), OffloadTranslation.buildTxHeader(md0, f.seg, txHdr));
+        assertTrue(md0.frameChanged());
         writeToA(f);
         long deadline = System.nanoTime() + DEADLINE.toNanos();
         MemorySegment got = null;
@@ -463,7 +466,8 @@ class OffloadOracleKernelTest {
         } else {
             md.udpChecksum(true);
         }
-        assertFalse(OffloadTranslation.buildTxHeader(md, f.seg, txHdr), "a correct frame is left alone");
+        assertEquals(f.seg.byteSize(), OffloadTranslation.buildTxHeader(md, f.seg, txHdr));
+        assertFalse(md.frameChanged(), "a correct frame is left alone");
         assertTrue(VirtioNetHdr.hasFlag(txHdr, VirtioNetHdr.Flag.NEEDS_CSUM));
         assertEquals(VirtioNetHdr.GsoType.NONE, VirtioNetHdr.gsoType(txHdr));
         writeToA(f);
@@ -501,7 +505,7 @@ class OffloadOracleKernelTest {
             f.seg.set(BE16, f.l4Start() + 4, (short) 0);
         }
         TxMetadata md = metadata(f).udpSegmentation(size);
-        OffloadTranslation.buildTxHeader(md, f.seg, txHdr);
+        assertEquals(f.seg.byteSize(), OffloadTranslation.buildTxHeader(md, f.seg, txHdr), () -> md.refusalMessage());
         assertEquals(VirtioNetHdr.GsoType.UDP_L4, VirtioNetHdr.gsoType(txHdr));
         writeToA(f);
 

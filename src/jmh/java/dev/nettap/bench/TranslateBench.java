@@ -72,7 +72,7 @@ public class TranslateBench {
     }
 
     @Benchmark
-    public boolean txTso4WithFixups() {
+    public long txTso4WithFixups() {
         frame.set(BE16, 16, (short) 0);       // IPv4 total length
         frame.set(BE16, 24, (short) 0);       // IPv4 header checksum
         frame.set(BE16, 50, ndisSeed);        // TCP seed without length
@@ -81,7 +81,7 @@ public class TranslateBench {
 
     /** The same frame once repaired: the translation validates and writes the header, nothing else changes. */
     @Benchmark
-    public boolean txTso4AlreadyCorrect() {
+    public long txTso4AlreadyCorrect() {
         return OffloadTranslation.buildTxHeader(tx, correct, txHdr);
     }
 

@@ -280,7 +280,7 @@ public final class Checksums {
      * the segment.
      */
     static int ipv4HeaderLength(MemorySegment seg, long offset) {
-        if (offset < 0 || offset + 1 > seg.byteSize()) {
+        if (offset < 0 || offset >= seg.byteSize()) {
             throw new FrameException(FrameException.Reason.FRAME_TOO_SHORT,
                     "IPv4 header at offset " + offset + " lies outside the " + seg.byteSize()
                             + "-byte frame");
@@ -295,12 +295,65 @@ public final class Checksums {
             throw new FrameException(FrameException.Reason.IHL_TOO_SMALL,
                     "IPv4 IHL is " + ihl + " (" + ihl * 4 + " bytes), minimum is 5");
         }
-        if (offset + ihl * 4L > seg.byteSize()) {
+        if (ihl * 4L > seg.byteSize() - offset) { // no overflow: 0 <= offset < byteSize
             throw new FrameException(FrameException.Reason.FRAME_TOO_SHORT,
                     "IPv4 IHL " + ihl + " claims " + ihl * 4 + " header bytes at offset " + offset
                             + " but the frame has " + seg.byteSize() + " bytes");
         }
         return ihl * 4;
+    }
+
+    /**
+     * The IPv4 header checksum of an already validated header, from values the caller read once:
+     * bytes 0-1 (version, IHL, TOS) and 2-3 (total length) are taken from {@code word0} and
+     * {@code totalLength} rather than re-read, the checksum field counts as zero. The translation
+     * uses it so that a guest rewriting its frame during the call cannot make this disagree with
+     * what was validated.
+     *
+     * @param seg         segment holding {@code headerBytes} bytes from {@code offset}
+     * @param offset      first byte of the IPv4 header
+     * @param headerBytes IHL * 4, already checked: {@code [20, 60]}, inside {@code seg}
+     * @param word0       bytes 0-1 as read, big-endian
+     * @param totalLength the total length to checksum with (the one to be stored)
+     * @return the checksum to store in bytes 10-11
+     */
+    static int ipv4HeaderChecksum(MemorySegment seg, long offset, int headerBytes, int word0, int totalLength) {
+        MemorySegment h = seg.asSlice(offset, headerBytes);
+        // Bytes 4-19 without the checksum field, as in the IHL-5 fast path; bytes 0-3 come from
+        // the caller.
+        long w0 = h.get(LONG_NATIVE, 0) & (LITTLE ? 0xFFFF_FFFF_0000_0000L : 0x0000_0000_FFFF_FFFFL);
+        long w1 = h.get(LONG_NATIVE, 8) & IPV4_CSUM_MASK;
+        long acc = (w0 >>> 32) + (w0 & 0xFFFF_FFFFL) + (w1 & 0xFFFF_FFFFL) + (w1 >>> 32)
+                + (h.get(INT_NATIVE, 16) & 0xFFFF_FFFFL);
+        acc = (acc & 0xFFFF_FFFFL) + (acc >>> 32);
+        int x = (int) ((acc & 0xFFFF_FFFFL) + (acc >>> 32));
+        x += Integer.rotateRight(x, 16);
+        int sum = LITTLE ? Integer.reverseBytes(x) & 0xFFFF : x >>> 16;
+        sum = add(add(sum, word0 & 0xFFFF), totalLength & 0xFFFF);
+        if (headerBytes > 20) {
+            sum = add(sum, rfc1071(h, 20, headerBytes - 20));
+        }
+        return ~sum & 0xFFFF;
+    }
+
+    /**
+     * The TCP/UDP pseudo-header sum from addresses at any two offsets: the source, and the
+     * destination the receiver checks against (the final one of a source route).
+     *
+     * @param seg       the frame
+     * @param src       first byte of the source address
+     * @param dst       first byte of the destination address
+     * @param addrBytes 4 or 16
+     * @param protocol  IP protocol number
+     * @param l4Length  L4 header plus payload
+     * @return the folded sum in {@code [0, 0xFFFF]}
+     */
+    static int pseudoHeaderSum(MemorySegment seg, long src, long dst, int addrBytes, int protocol, long l4Length) {
+        long acc = (protocol & 0xFF) + (l4Length & 0xFFFF_FFFFL);
+        for (int i = 0; i < addrBytes; i += 4) {
+            acc += (seg.get(INT_BE, src + i) & 0xFFFF_FFFFL) + (seg.get(INT_BE, dst + i) & 0xFFFF_FFFFL);
+        }
+        return fold(acc);
     }
 
     /**

@@ -8,8 +8,19 @@ import java.util.Objects;
  * which rule was broken; the message names the field and the values involved.
  *
  * <p>Methods that throw this validate everything first: when it is thrown, neither the frame nor
- * the header has been changed. Instances are immutable and thread-safe. Thrown only for bad input,
- * so its construction cost (a stack trace) is not on any path a well-formed frame takes.
+ * the header has been changed. Instances are immutable and thread-safe.
+ *
+ * <p><b>Where it is thrown, and where not.</b> The transmit translation,
+ * {@link OffloadTranslation#buildTxHeader}, is the one entry point fed what a guest put in its
+ * memory, at whatever rate the guest likes; it never throws this: it returns
+ * {@link OffloadTranslation#REFUSED} and leaves the {@link Reason} (and the values for a message,
+ * formatted only on demand) in the caller's {@link TxMetadata}, so a refusal allocates nothing and
+ * costs no more than an acceptance. Everything that still throws this is handed an argument by
+ * the host that breaks a documented precondition: a header segment that is too small, a value
+ * that does not fit a 16-bit field, a received header the kernel wrote inconsistently, a frame a
+ * host component asked to checksum. For those, {@link IllegalArgumentException} is the right
+ * family: they are rare, a stack trace helps find the caller, and a VMM that catches
+ * {@code IllegalArgumentException} around a host call catches them too.
  */
 public final class FrameException extends IllegalArgumentException {
 
@@ -43,7 +54,29 @@ public final class FrameException extends IllegalArgumentException {
         /** A header field holds a value the translation does not accept (e.g. an unknown GSO type). */
         BAD_HEADER_FIELD,
         /** A segment given for the virtio-net header is smaller than the header. */
-        HEADER_TOO_SMALL
+        HEADER_TOO_SMALL,
+        /**
+         * The segment size is 65535, the kernel's reserved {@code GSO_BY_FRAGS}: a write with it
+         * always fails with {@code EINVAL}.
+         */
+        SEGMENT_SIZE_RESERVED,
+        /**
+         * UDP segmentation would make more datagrams than the kernel allows
+         * ({@code UDP_MAX_SEGMENTS}, 128): a write fails with {@code EINVAL}.
+         */
+        TOO_MANY_SEGMENTS,
+        /**
+         * An L4 offload was asked for an IP fragment (an IPv4 header with MF or a fragment offset,
+         * an IPv6 fragment header): the L4 checksum covers the whole datagram, and the kernel drops
+         * a TSO6 frame with a fragment header, counted only in {@code tx_dropped}.
+         */
+        FRAGMENTED,
+        /**
+         * A source route (IPv4 LSRR/SSRR option, IPv6 routing header with segments left) whose
+         * final destination, which the L4 pseudo-header uses, cannot be found: a routing type
+         * without addresses to read (RPL, unknown types), more than one, or a malformed one.
+         */
+        FINAL_DESTINATION_UNKNOWN
     }
 
     /** Which rule was broken. */

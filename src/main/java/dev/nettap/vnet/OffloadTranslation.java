@@ -19,15 +19,17 @@ import java.util.Set;
  * <p><b>TX</b> ({@link #buildTxHeader}): the first offload that applies, in the order TCP
  * segmentation, UDP segmentation, TCP checksum, UDP checksum, none, sets {@code NEEDS_CSUM},
  * {@code csum_start = l2 + l3}, {@code csum_offset} (16 for TCP, 6 for UDP), {@code hdr_len},
- * {@code gso_size} and {@code gso_type} (from the IP version). For segmentation it also repairs
- * frames built the NDIS way: an IPv4 total length or IPv6 payload length that is 0 or inconsistent
- * is rewritten from the frame's length, and the L4 checksum field is re-seeded with the
- * pseudo-header sum including the full L4 length (IPv6 extension headers are walked); for UDP
- * segmentation a UDP length field that disagrees with that L4 length is rewritten too, because the
- * kernel derives each datagram's checksum from it. A frame whose
- * IP length is already consistent, including one padded past its IP length, keeps its length. The
- * IPv4 header checksum is computed in software when asked (and whenever a fix-up changed the IPv4
- * header); the header length comes from IHL. An L2 length of 0 serves TUN mode.
+ * {@code gso_size} and {@code gso_type} (from the IP version, with the ECN bit for TCP
+ * segmentation of a CWR frame). For every L4 offload it also repairs frames built the NDIS way:
+ * an IPv4 total length or IPv6 payload length that is 0 or inconsistent is rewritten from the
+ * frame's length, and the L4 checksum field is seeded with the pseudo-header sum including the
+ * full L4 length and the final destination of a source route (IPv4 options and IPv6 extension
+ * headers are walked); for UDP segmentation a UDP length field that disagrees with that L4 length
+ * is rewritten too, because the kernel derives each datagram's checksum from it. A frame whose IP
+ * length is already consistent keeps it, and bytes after the datagram are left out of the length
+ * it returns. The IPv4 header checksum is computed in software when asked (and whenever a fix-up
+ * changed the IPv4 header); the header length comes from IHL. An L2 length of 0 serves TUN mode.
+ * A malformed frame is refused with a status, not an exception: see {@link #buildTxHeader}.
  *
  * <p><b>RX</b> ({@link #parseRxHeader}): {@code DATA_VALID} means good checksums,
  * {@code NEEDS_CSUM} a partial L4 checksum with its start and offset, GSO fields are passed on, and
@@ -35,8 +37,8 @@ import java.util.Set;
  * {@link #completeChecksum} finishes a partial checksum in software for NIC models that accept
  * neither partial checksums nor GSO.
  *
- * <p>Every method validates all of its input before writing anything: on a
- * {@link FrameException}, the frame, the header and the metadata are as they were. Stateless and
+ * <p>Every method validates all of its input before writing anything: on a refusal or a
+ * {@link FrameException}, the frame and the header are as they were (and an RX metadata object). Stateless and
  * thread-safe; a frame or header segment must not be used by another thread during a call. Nothing
  * here allocates on a well-formed frame. Frame segments may be heap or native; each method states
  * what it reads and writes.
@@ -50,6 +52,12 @@ public final class OffloadTranslation {
     public static final Set<TxOffload> TAP_TX_OFFLOADS =
             Collections.unmodifiableSet(EnumSet.allOf(TxOffload.class));
 
+    /**
+     * What {@link #buildTxHeader} returns for a refused frame: nothing was written, and the
+     * metadata's {@link TxMetadata#refusal()} says why.
+     */
+    public static final long REFUSED = -1;
+
     private static final ValueLayout.OfShort BE16 =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int TCP_CSUM_OFFSET = 16;
@@ -57,6 +65,13 @@ public final class OffloadTranslation {
     private static final int UDP_LENGTH_OFFSET = 4;
     private static final int IPV6_HEADER = 40;
     private static final int MAX_EXTENSION_HEADERS = 16;
+    /** The kernel's {@code GSO_BY_FRAGS}: a {@code gso_size} no write may carry. */
+    static final int GSO_BY_FRAGS = 0xFFFF;
+    /** The kernel's {@code UDP_MAX_SEGMENTS}: datagrams one USO write may make. */
+    static final int UDP_MAX_SEGMENTS = 128;
+    private static final int TCP_CWR = 0x80;
+    private static final int IPV4_OPT_LSRR = 0x83;
+    private static final int IPV4_OPT_SSRR = 0x89;
 
     private OffloadTranslation() {
     }
@@ -64,27 +79,90 @@ public final class OffloadTranslation {
     // ---------------------------------------------------------------------------------------- TX
 
     /**
-     * Writes the virtio-net header for a frame to transmit and applies the frame fix-ups the
-     * metadata calls for. The header is written completely (fields not used are zeroed,
-     * {@code num_buffers} is 0 when the segment has 12 bytes).
+     * Writes the virtio-net header for a frame to transmit, applies the frame fix-ups the metadata
+     * calls for, and says how many bytes of the frame to write. The header is written completely
+     * (fields not used are zeroed, {@code num_buffers} is 0 when the segment has 12 bytes).
      *
-     * @param md    what the guest asked for; read, not changed
-     * @param frame the frame from its first byte (Ethernet header, or IP header in TUN mode) to its
-     *              last byte (padding included), writable when a fix-up may be needed
-     * @param hdr   the header to write, at least {@value VirtioNetHdr#LEGACY_SIZE} bytes
-     * @return whether the frame was changed (a fix-up or an IPv4 header checksum that differed)
-     * @throws FrameException if the metadata and the frame disagree; nothing was written then
+     * <p><b>A refusal is a return value, not an exception.</b> The frame is guest memory, and a
+     * guest can send malformed frames at line rate: a refused frame returns {@link #REFUSED}, the
+     * reason and the values for a message are stored in {@code md} (see
+     * {@link TxMetadata#refusal()}, {@link TxMetadata#refusalMessage()}), and nothing is
+     * allocated. The refusal paths do a subset of the work of an acceptance (they stop at the
+     * first broken rule), so refusing costs no more than translating; the JMH benchmark
+     * {@code TranslateBench} measures both. A preallocated stackless exception was the other
+     * option; it was not taken because it cannot carry the values of each refusal without
+     * allocating or sharing mutable state across threads, and because a refusal is an expected
+     * outcome for a hostile guest, which a status models better than control flow through
+     * {@code catch}. Only misuse by the host throws.
+     *
+     * <p><b>Reads once, writes last.</b> Every guest field that decides a bound, a branch or a
+     * value to store (version and IHL, lengths, fragment bits, protocol, option and extension
+     * header lengths, routing type and segments left, TCP data offset and flags, UDP length, the
+     * stored checksums) is read exactly once, everything is validated, and only then are the
+     * frame and the header written; on a refusal neither was touched. Bytes that are only summed
+     * (addresses, options) are read where they are summed: a guest that rewrites its frame during
+     * the call can only spoil that frame's own checksums, never make this method write outside
+     * what it validated.
+     *
+     * <p><b>What the kernel would mishandle, and what happens to it:</b>
+     * <ul>
+     *   <li>Source routes: the L4 seed is always (re)computed from the pseudo-header with the
+     *       <em>final</em> destination: the last address of an IPv4 LSRR/SSRR option that has
+     *       addresses left, the last address of an IPv6 type 0 routing header or the home address
+     *       of a type 2 one, segment 0 of a segment routing header (type 4), when segments are
+     *       left. <em>Repaired.</em> A route whose final destination cannot be read (RPL, unknown
+     *       types, two routes, malformed) is <em>refused</em>,
+     *       {@link FrameException.Reason#FINAL_DESTINATION_UNKNOWN}.</li>
+     *   <li>Bytes after the IP datagram (Ethernet padding, a total length shorter than the
+     *       buffer), for GSO and checksum-only frames alike: <em>repaired</em> by returning the
+     *       length of the datagram (L2 + IP length), shorter than the buffer; the caller writes
+     *       only that many bytes, so the kernel neither segments nor sums the trailing bytes. An
+     *       IP length of 0 (NDIS) or one that does not fit the frame is rewritten from the frame's
+     *       length, for checksum-only frames too, and the seed with it; a length over 65535 is
+     *       <em>refused</em> ({@link FrameException.Reason#L3_PAYLOAD_TOO_LARGE}) on every L4
+     *       offload, whether or not the length is rewritten.</li>
+     *   <li>A segment size of 65535 ({@code GSO_BY_FRAGS}): <em>refused</em>,
+     *       {@link FrameException.Reason#SEGMENT_SIZE_RESERVED}.</li>
+     *   <li>UDP segmentation into more than 128 datagrams: <em>refused</em>,
+     *       {@link FrameException.Reason#TOO_MANY_SEGMENTS}.</li>
+     *   <li>Any L4 offload on an IP fragment (IPv4 MF or fragment offset, IPv6 fragment header,
+     *       which the kernel silently drops under TSO6): <em>refused</em>,
+     *       {@link FrameException.Reason#FRAGMENTED}.</li>
+     *   <li>Lengths are added in {@code long}: metadata lengths near {@link Integer#MAX_VALUE}
+     *       are refused with {@link FrameException.Reason#LENGTHS_BEYOND_FRAME} or
+     *       {@link FrameException.Reason#FIELD_OVERFLOW}, never an arithmetic wrap.</li>
+     *   <li>ECN: TCP segmentation sets the header's ECN bit when the metadata asks
+     *       ({@link TxMetadata#tcpEcn(boolean)}) or the TCP header carries CWR.</li>
+     * </ul>
+     *
+     * @param md    what the guest asked for; its request is read, not changed; its outcome
+     *              ({@link TxMetadata#refusal()}, {@link TxMetadata#frameChanged()}) is
+     *              overwritten
+     * @param frame the frame from its first byte (Ethernet header, or IP header in TUN mode) to
+     *              the end of the guest's buffer (padding included); must be writable when a
+     *              fix-up is needed
+     * @param hdr   the header to write, writable, at least {@value VirtioNetHdr#LEGACY_SIZE} bytes
+     * @return the number of bytes of {@code frame}, from its start, to write after the header
+     *         ({@code frame.byteSize()}, or less when bytes follow the IP datagram), or
+     *         {@link #REFUSED}; nothing was written then
+     * @throws FrameException           with {@link FrameException.Reason#HEADER_TOO_SMALL} if
+     *                                  {@code hdr} is too small (misuse; nothing written)
+     * @throws IllegalArgumentException if {@code hdr} is read-only, or {@code frame} is read-only
+     *                                  and needs a fix-up (misuse; nothing written)
      */
-    public static boolean buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr) {
+    public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr) {
         VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE);
+        if (hdr.isReadOnly()) {
+            throw new IllegalArgumentException("the virtio-net header segment is read-only");
+        }
+        md.clearOutcome();
         long n = frame.byteSize();
-        int l2 = md.l2Length();
-        int l3 = md.l3Length();
-        int l4 = md.l4Length();
-        if ((long) l2 + l3 + l4 > n) {
-            throw new FrameException(Reason.LENGTHS_BEYOND_FRAME, "l2Length " + l2 + " + l3Length " + l3
-                    + " + l4Length " + l4 + " = " + ((long) l2 + l3 + l4) + " exceeds the frame's "
-                    + n + " bytes");
+        long l2 = md.l2Length();
+        long l3 = md.l3Length();
+        long l4 = md.l4Length();
+        if (l2 + l3 + l4 > n) {
+            return refuse(md, Reason.LENGTHS_BEYOND_FRAME,
+                    "l2Length + l3Length + l4Length = %d exceeds the frame's %d bytes", l2 + l3 + l4, n);
         }
         boolean tso = md.tcpSegmentation();
         boolean uso = !tso && md.udpSegmentation();
@@ -93,209 +171,347 @@ public final class OffloadTranslation {
         boolean l4Offload = tcp || udp;
         boolean segment = tso || uso;
         IpVersion v = md.ipVersion();
-        boolean ipv4Csum = md.ipv4HeaderChecksum() && v == IpVersion.IPV4;
+        boolean v4 = v == IpVersion.IPV4;
+        boolean ipv4Csum = md.ipv4HeaderChecksum() && v4;
 
         if (!l4Offload && !ipv4Csum) {
             VirtioNetHdr.clear(hdr);
-            return false;
+            return n;
         }
         if (v == IpVersion.UNSPECIFIED) {
-            throw new FrameException(Reason.UNKNOWN_IP_VERSION,
-                    "ipVersion is UNSPECIFIED but " + (tso ? "TCP segmentation" : uso ? "UDP segmentation"
-                            : tcp ? "TCP checksum" : "UDP checksum") + " needs the IP header");
+            return refuse(md, Reason.UNKNOWN_IP_VERSION,
+                    "ipVersion is UNSPECIFIED but an offload needs the IP header (l2Length %d, frame %d bytes)", l2, n);
         }
-        checkIpVersion(frame, l2, v);
-
-        int ihl = v == IpVersion.IPV4 ? Checksums.ipv4HeaderLength(frame, l2) : 0;
-        if (!l4Offload) {
-            // Only the IPv4 header checksum: nothing else to check.
-            int c = Checksums.ipv4HeaderChecksum(frame, l2);
-            boolean changed = (frame.get(BE16, l2 + 10L) & 0xFFFF) != c;
-            frame.set(BE16, l2 + 10L, (short) c);
-            VirtioNetHdr.clear(hdr);
-            return changed;
+        if (l2 >= n) {
+            return refuse(md, Reason.FRAME_TOO_SHORT, "no IP header: l2Length is %d and the frame has %d bytes", l2, n);
+        }
+        int b0 = frame.get(ValueLayout.JAVA_BYTE, l2) & 0xFF;
+        int nibble = b0 >>> 4;
+        if (nibble != 4 && nibble != 6) {
+            return refuse(md, Reason.UNKNOWN_IP_VERSION, "IP version nibble at offset %d is %d, neither 4 nor 6",
+                    l2, nibble);
+        }
+        if ((nibble == 4) != v4) {
+            return refuse(md, Reason.IP_VERSION_MISMATCH, v4
+                    ? "ipVersion is IPV4 but the IP header at offset %d says %d"
+                    : "ipVersion is IPV6 but the IP header at offset %d says %d", l2, nibble);
         }
 
-        // The L3 header: IHL for IPv4, the extension header chain for IPv6, both must match l3.
+        // ---- L3: every field read once.
+        int word0 = 0;          // IPv4 bytes 0-1
+        int ihl = 0;            // IPv4 header bytes
+        int storedIpCsum = 0;   // IPv4 header checksum as stored
+        int storedLen;          // IPv4 total length / IPv6 payload length as stored
         int proto;
-        if (v == IpVersion.IPV4) {
+        long dst;               // the final destination's address, absolute offset
+        if (v4) {
+            ihl = (b0 & 0xF) * 4;
+            if (ihl < 20) {
+                return refuse(md, Reason.IHL_TOO_SMALL, "IPv4 IHL is %d (%d bytes), minimum is 5", ihl / 4, ihl);
+            }
+            if (ihl > n - l2) {
+                return refuse(md, Reason.FRAME_TOO_SHORT, "IPv4 header needs %d bytes after l2Length but the frame has %d",
+                        ihl, n - l2);
+            }
+            word0 = (b0 << 8) | (frame.get(ValueLayout.JAVA_BYTE, l2 + 1) & 0xFF);
+            storedLen = frame.get(BE16, l2 + 2) & 0xFFFF;
+            storedIpCsum = frame.get(BE16, l2 + 10) & 0xFFFF;
+            if (!l4Offload) {
+                // Only the IPv4 header checksum: the frame is written whole.
+                int c = Checksums.ipv4HeaderChecksum(frame, l2, ihl, word0, storedLen);
+                boolean changed = c != storedIpCsum;
+                if (changed) {
+                    requireWritable(frame);
+                    frame.set(BE16, l2 + 10, (short) c);
+                }
+                VirtioNetHdr.clear(hdr);
+                md.frameChanged(changed);
+                return n;
+            }
             if (l3 != ihl) {
-                throw new FrameException(Reason.L3_LENGTH_MISMATCH,
-                        "l3Length is " + l3 + " but the IPv4 IHL gives " + ihl + " bytes");
+                return refuse(md, Reason.L3_LENGTH_MISMATCH, "l3Length is %d but the IPv4 IHL gives %d bytes", l3, ihl);
             }
-            proto = frame.get(ValueLayout.JAVA_BYTE, l2 + 9L) & 0xFF;
+            int frag = frame.get(BE16, l2 + 6) & 0xFFFF;
+            if ((frag & 0x3FFF) != 0) {
+                return refuse(md, Reason.FRAGMENTED, "an L4 offload for an IPv4 fragment (MF %d, fragment offset %d)",
+                        (frag >>> 13) & 1, frag & 0x1FFF);
+            }
+            proto = frame.get(ValueLayout.JAVA_BYTE, l2 + 9) & 0xFF;
+            dst = l2 + 16;
+            if (ihl > 20) {
+                dst = ipv4FinalDestination(md, frame, l2, ihl);
+                if (dst < 0) {
+                    return REFUSED;
+                }
+            }
         } else {
-            long walked = walkIpv6(frame, l2);
-            int chainLength = (int) (walked >>> 8);
-            if (l3 != chainLength) {
-                throw new FrameException(Reason.L3_LENGTH_MISMATCH, "l3Length is " + l3
-                        + " but the IPv6 header and its extension headers take " + chainLength + " bytes");
+            if (IPV6_HEADER > n - l2) {
+                return refuse(md, Reason.FRAME_TOO_SHORT, "IPv6 header needs 40 bytes after l2Length but the frame has %d",
+                        n - l2, 0);
             }
-            proto = (int) (walked & 0xFF);
+            storedLen = frame.get(BE16, l2 + 4) & 0xFFFF;
+            long walked = walkIpv6(md, frame, l2);
+            if (walked < 0) {
+                return REFUSED;
+            }
+            long chain = walked & 0xFF_FFFF;
+            if (l3 != chain) {
+                return refuse(md, Reason.L3_LENGTH_MISMATCH,
+                        "l3Length is %d but the IPv6 header and its extension headers take %d bytes", l3, chain);
+            }
+            proto = (int) (walked >>> 48) & 0xFF;
+            dst = l2 + ((walked >>> 24) & 0xFF_FFFF);
         }
         int wantProto = tcp ? Checksums.PROTO_TCP : Checksums.PROTO_UDP;
         if (proto != wantProto) {
-            throw new FrameException(Reason.L4_PROTOCOL_MISMATCH, (tcp ? "TCP" : "UDP")
-                    + " offload asked but the IP header's protocol is " + proto);
+            return refuse(md, Reason.L4_PROTOCOL_MISMATCH, tcp
+                    ? "TCP offload asked but the IP header's protocol is %d (frame %d bytes)"
+                    : "UDP offload asked but the IP header's protocol is %d (frame %d bytes)", proto, n);
         }
 
-        int csumStart = l2 + l3;
+        // ---- L4
+        long csumStart = l2 + l3;
         int csumOffset = tcp ? TCP_CSUM_OFFSET : UDP_CSUM_OFFSET;
-        if ((long) csumStart + csumOffset + 2 > n) {
-            throw new FrameException(Reason.CSUM_BEYOND_FRAME, "csum_start " + csumStart + " + csum_offset "
-                    + csumOffset + " + 2 = " + (csumStart + csumOffset + 2) + " exceeds the frame's " + n
-                    + " bytes");
+        if (csumStart + csumOffset + 2 > n) {
+            return refuse(md, Reason.CSUM_BEYOND_FRAME, "csum_start + csum_offset + 2 = %d exceeds the frame's %d bytes",
+                    csumStart + csumOffset + 2, n);
         }
-        int l4Header = l4;
+        long l4Header = l4;
+        boolean cwr = false;
+        int storedUdpLen = 0;
         if (tcp) {
-            int doff = ((frame.get(ValueLayout.JAVA_BYTE, csumStart + 12L) & 0xFF) >>> 4) * 4;
+            int w = frame.get(BE16, csumStart + 12) & 0xFFFF; // data offset and flags, read once
+            int doff = (w >>> 12) * 4;
             if (doff < 20) {
-                throw new FrameException(Reason.BAD_HEADER_FIELD,
-                        "TCP data offset is " + doff / 4 + " words (" + doff + " bytes), minimum is 5");
+                return refuse(md, Reason.BAD_HEADER_FIELD, "TCP data offset is %d words (%d bytes), minimum is 5",
+                        doff / 4, doff);
             }
+            cwr = (w & TCP_CWR) != 0;
             if (l4Header == 0) {
                 l4Header = doff;
             }
-        } else if (l4Header == 0) {
-            l4Header = 8;
+        } else {
+            storedUdpLen = frame.get(BE16, csumStart + UDP_LENGTH_OFFSET) & 0xFFFF;
+            if (l4Header == 0) {
+                l4Header = 8;
+            }
         }
-        int hdrLen = csumStart + l4Header;
+        long hdrLen = csumStart + l4Header;
         if (hdrLen > n) {
-            throw new FrameException(Reason.FRAME_TOO_SHORT, "headers end at " + hdrLen + " (csum_start "
-                    + csumStart + " + L4 header " + l4Header + ") but the frame has " + n + " bytes");
+            return refuse(md, Reason.FRAME_TOO_SHORT, "headers end at %d (csum_start + L4 header) but the frame has %d bytes",
+                    hdrLen, n);
         }
-        checkU16(csumStart, "csum_start");
-        checkU16(hdrLen, "hdr_len");
+        if (hdrLen > 0xFFFF) {
+            return refuse(md, Reason.FIELD_OVERFLOW, "hdr_len = %d (csum_start %d + L4 header) does not fit 16 bits",
+                    hdrLen, csumStart);
+        }
+        int storedSeed = frame.get(BE16, csumStart + csumOffset) & 0xFFFF;
+
+        // ---- IP length: keep a consistent one (the frame may be longer: only the datagram is
+        // written), otherwise take the frame's (NDIS leaves 0).
+        long fixed = v4 ? 0 : IPV6_HEADER;  // bytes not counted by the field
+        long available = n - l2 - fixed;
+        long minimum = l3 + l4Header - fixed;
+        long ipLength;
+        int newIpLength = -1;
+        if (storedLen >= minimum && storedLen <= available) {
+            ipLength = storedLen;
+        } else {
+            if (available > 0xFFFF) {
+                return refuse(md, Reason.L3_PAYLOAD_TOO_LARGE, v4
+                        ? "IPv4 total length would be %d (frame %d bytes), maximum is 65535"
+                        : "IPv6 payload length would be %d (frame %d bytes), maximum is 65535", available, n);
+            }
+            ipLength = available;
+            newIpLength = (int) available;
+        }
+        long writeLength = l2 + fixed + ipLength;
+        long l4Total = ipLength + fixed - l3;
 
         int gsoSize = 0;
-        int newIpLength = -1;   // IPv4 total length / IPv6 payload length to store, -1 = keep
-        int seed = -1;          // pseudo-header seed to store, -1 = keep
-        int newUdpLength = -1;  // UDP length field to store (USO), -1 = keep
+        int newUdpLength = -1;
         if (segment) {
             gsoSize = tso ? md.tcpMss() : md.udpSegmentSize();
-            String what = tso ? "tcpMss" : "udpSegmentSize";
             if (gsoSize == 0) {
-                throw new FrameException(Reason.SEGMENT_SIZE_ZERO, what + " is 0 for "
-                        + (tso ? "TCP" : "UDP") + " segmentation");
+                return refuse(md, Reason.SEGMENT_SIZE_ZERO, tso ? "tcpMss is %d for TCP segmentation (frame %d bytes)"
+                        : "udpSegmentSize is %d for UDP segmentation (frame %d bytes)", 0, n);
             }
-            checkU16(gsoSize, what);
-            // IP length: keep a consistent one (exact or padded frame), otherwise take the frame's.
-            long fixed = v == IpVersion.IPV4 ? 0 : IPV6_HEADER;  // bytes not counted by the field
-            long lenOffset = v == IpVersion.IPV4 ? 2 : 4;
-            int stored = frame.get(BE16, l2 + lenOffset) & 0xFFFF;
-            long available = n - l2 - fixed;
-            long minimum = (long) l3 + l4Header - fixed;
-            long ipLength;
-            if (stored >= minimum && stored <= available) {
-                ipLength = stored;
-            } else {
-                ipLength = available;
-                if (ipLength > 0xFFFF) {
-                    throw new FrameException(Reason.L3_PAYLOAD_TOO_LARGE, (v == IpVersion.IPV4
-                            ? "IPv4 total length" : "IPv6 payload length") + " would be " + ipLength
-                            + " (frame " + n + " bytes, l2Length " + l2 + "), maximum is 65535");
+            if (gsoSize > 0xFFFF) {
+                return refuse(md, Reason.FIELD_OVERFLOW, tso ? "tcpMss = %d does not fit 16 bits (frame %d bytes)"
+                        : "udpSegmentSize = %d does not fit 16 bits (frame %d bytes)", gsoSize, n);
+            }
+            if (gsoSize == GSO_BY_FRAGS) {
+                return refuse(md, Reason.SEGMENT_SIZE_RESERVED,
+                        "segment size %d is the kernel's reserved GSO_BY_FRAGS (frame %d bytes)", gsoSize, n);
+            }
+            if (uso) {
+                long payload = writeLength - csumStart - 8;
+                if (payload > (long) gsoSize * UDP_MAX_SEGMENTS) {
+                    return refuse(md, Reason.TOO_MANY_SEGMENTS,
+                            "USO of %d payload bytes with udpSegmentSize %d makes more than 128 datagrams",
+                            payload, gsoSize);
                 }
-                newIpLength = (int) ipLength;
+                // The kernel's UDP segmentation derives each datagram's seed from the super-frame's
+                // seed minus its UDP length field plus the datagram's length: the field must hold
+                // the length the seed is built with.
+                if (storedUdpLen != l4Total) {
+                    newUdpLength = (int) l4Total;
+                }
             }
-            long l4Total = ipLength + fixed - l3;
-            // The kernel's UDP segmentation (__udp_gso_segment) derives each datagram's seed from
-            // the super-frame's seed minus its UDP length field plus the datagram's length, so the
-            // field must hold the length the seed was built with; a correct frame already has it.
-            if (uso && (frame.get(BE16, (long) csumStart + UDP_LENGTH_OFFSET) & 0xFFFF) != l4Total) {
-                newUdpLength = (int) l4Total;
-            }
-            seed = v == IpVersion.IPV4
-                    ? Checksums.pseudoHeaderSumIpv4(frame, l2, proto, (int) l4Total)
-                    : Checksums.pseudoHeaderSumIpv6(frame, l2, proto, l4Total);
+        }
+        int seed = Checksums.pseudoHeaderSum(frame, l2 + (v4 ? 12 : 8), dst, v4 ? 4 : 16, proto, l4Total);
+        int ipCsum = -1;
+        if (v4 && (ipv4Csum || newIpLength >= 0)) {
+            ipCsum = Checksums.ipv4HeaderChecksum(frame, l2, ihl, word0, newIpLength >= 0 ? newIpLength : storedLen);
         }
 
-        // Everything is valid: write the frame fix-ups, then the header.
-        boolean changed = false;
-        if (newIpLength >= 0) {
-            long at = l2 + (v == IpVersion.IPV4 ? 2L : 4L);
-            changed = (frame.get(BE16, at) & 0xFFFF) != newIpLength;
-            frame.set(BE16, at, (short) newIpLength);
+        // ---- Everything is valid: write what differs, then the header.
+        boolean lenChanged = newIpLength >= 0 && newIpLength != storedLen;
+        boolean udpChanged = newUdpLength >= 0;
+        boolean seedChanged = seed != storedSeed;
+        boolean csumChanged = ipCsum >= 0 && ipCsum != storedIpCsum;
+        boolean changed = lenChanged || udpChanged || seedChanged || csumChanged;
+        if (changed) {
+            requireWritable(frame);
+            if (lenChanged) {
+                frame.set(BE16, l2 + (v4 ? 2 : 4), (short) newIpLength);
+            }
+            if (udpChanged) {
+                frame.set(BE16, csumStart + UDP_LENGTH_OFFSET, (short) newUdpLength);
+            }
+            if (seedChanged) {
+                frame.set(BE16, csumStart + csumOffset, (short) seed);
+            }
+            if (csumChanged) {
+                frame.set(BE16, l2 + 10, (short) ipCsum);
+            }
         }
-        if (newUdpLength >= 0) {
-            long at = (long) csumStart + UDP_LENGTH_OFFSET;
-            changed |= (frame.get(BE16, at) & 0xFFFF) != newUdpLength;
-            frame.set(BE16, at, (short) newUdpLength);
-        }
-        if (seed >= 0) {
-            long at = (long) csumStart + csumOffset;
-            changed |= (frame.get(BE16, at) & 0xFFFF) != seed;
-            frame.set(BE16, at, (short) seed);
-        }
-        if (v == IpVersion.IPV4 && (ipv4Csum || newIpLength >= 0)) {
-            int c = Checksums.ipv4HeaderChecksum(frame, l2);
-            changed |= (frame.get(BE16, l2 + 10L) & 0xFFFF) != c;
-            frame.set(BE16, l2 + 10L, (short) c);
-        }
-        GsoType type = !segment ? GsoType.NONE
-                : uso ? GsoType.UDP_L4 : v == IpVersion.IPV4 ? GsoType.TCPV4 : GsoType.TCPV6;
-        VirtioNetHdr.set(hdr, true, type, false, hdrLen, gsoSize, csumStart, csumOffset);
-        return changed;
+        GsoType type = !segment ? GsoType.NONE : uso ? GsoType.UDP_L4 : v4 ? GsoType.TCPV4 : GsoType.TCPV6;
+        boolean ecn = tso && (cwr || md.tcpEcn());
+        VirtioNetHdr.set(hdr, true, type, ecn, (int) hdrLen, gsoSize, (int) csumStart, csumOffset);
+        md.frameChanged(changed);
+        return writeLength;
     }
 
-    private static void checkIpVersion(MemorySegment frame, int l2, IpVersion v) {
-        if (l2 >= frame.byteSize()) {
-            throw new FrameException(Reason.FRAME_TOO_SHORT,
-                    "no IP header: l2Length is " + l2 + " and the frame has " + frame.byteSize() + " bytes");
-        }
-        int nibble = (frame.get(ValueLayout.JAVA_BYTE, l2) & 0xFF) >>> 4;
-        IpVersion actual = nibble == 4 ? IpVersion.IPV4 : nibble == 6 ? IpVersion.IPV6 : null;
-        if (actual == null) {
-            throw new FrameException(Reason.UNKNOWN_IP_VERSION,
-                    "IP version nibble at offset " + l2 + " is " + nibble + ", neither 4 nor 6");
-        }
-        if (actual != v) {
-            throw new FrameException(Reason.IP_VERSION_MISMATCH,
-                    "ipVersion is " + v + " but the frame's IP header at offset " + l2 + " is " + actual);
+    private static long refuse(TxMetadata md, Reason reason, String format, long a, long b) {
+        md.refuse(reason, format, a, b);
+        return REFUSED;
+    }
+
+    private static void requireWritable(MemorySegment frame) {
+        if (frame.isReadOnly()) {
+            throw new IllegalArgumentException("the frame needs a fix-up but its segment is read-only");
         }
     }
 
     /**
-     * Walks the IPv6 header and its extension headers (hop-by-hop 0, routing 43, fragment 44,
-     * destination options 60, authentication 51).
+     * Walks the IPv4 options (IHL above 5) for a source route.
      *
-     * @return {@code (chainLength << 8) | upperLayerProtocol}
+     * @return the absolute offset of the final destination's address: the last address of an
+     *         LSRR/SSRR option with addresses left, otherwise the header's destination; or
+     *         {@link #REFUSED} with the refusal recorded
      */
-    private static long walkIpv6(MemorySegment frame, int l2) {
-        long n = frame.byteSize();
-        if (l2 + (long) IPV6_HEADER > n) {
-            throw new FrameException(Reason.FRAME_TOO_SHORT, "IPv6 header at offset " + l2
-                    + " needs 40 bytes but the frame has " + n);
+    private static long ipv4FinalDestination(TxMetadata md, MemorySegment frame, long l2, int ihl) {
+        long dst = l2 + 16;
+        boolean route = false;
+        long end = l2 + ihl;
+        long pos = l2 + 20;
+        while (pos < end) {
+            int type = frame.get(ValueLayout.JAVA_BYTE, pos) & 0xFF;
+            if (type == 0) {        // end of options
+                break;
+            }
+            if (type == 1) {        // no operation
+                pos++;
+                continue;
+            }
+            if (pos + 2 > end) {
+                return refuse(md, Reason.BAD_HEADER_FIELD, "IPv4 option %d at offset %d has no length byte", type, pos);
+            }
+            int len = frame.get(ValueLayout.JAVA_BYTE, pos + 1) & 0xFF;
+            if (len < 2 || pos + len > end) {
+                return refuse(md, Reason.BAD_HEADER_FIELD, "IPv4 option length %d at offset %d runs outside the header",
+                        len, pos);
+            }
+            if (type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR) {
+                int pointer = len >= 3 ? frame.get(ValueLayout.JAVA_BYTE, pos + 2) & 0xFF : 0;
+                if (route || len < 7 || (len - 3) % 4 != 0 || pointer < 4) {
+                    return refuse(md, Reason.FINAL_DESTINATION_UNKNOWN,
+                            "IPv4 source route option at offset %d is malformed or repeated (length %d)", pos, len);
+                }
+                route = true;
+                if (pointer <= len) {   // addresses left: the last one is the final destination
+                    dst = pos + len - 4;
+                }
+            }
+            pos += len;
         }
-        int next = frame.get(ValueLayout.JAVA_BYTE, l2 + 6L) & 0xFF;
-        long pos = l2 + (long) IPV6_HEADER;
+        return dst;
+    }
+
+    /**
+     * Walks the IPv6 header and its extension headers (hop-by-hop 0, routing 43, fragment 44,
+     * destination options 60, authentication 51); refuses a fragment header and a routing header
+     * with segments left whose final destination it cannot read.
+     *
+     * @return {@code (upperLayerProtocol << 48) | (finalDestinationOffset << 24) | chainLength},
+     *         offsets from the IPv6 header, or {@link #REFUSED} with the refusal recorded
+     */
+    private static long walkIpv6(TxMetadata md, MemorySegment frame, long l2) {
+        long n = frame.byteSize();
+        int next = frame.get(ValueLayout.JAVA_BYTE, l2 + 6) & 0xFF;
+        long pos = l2 + IPV6_HEADER;
+        long dst = 24;
+        boolean routed = false;
         for (int i = 0; i <= MAX_EXTENSION_HEADERS; i++) {
             if (next != 0 && next != 43 && next != 44 && next != 60 && next != 51) {
-                return ((pos - l2) << 8) | next;
+                return ((long) next << 48) | (dst << 24) | (pos - l2);
             }
             if (i == MAX_EXTENSION_HEADERS) {
                 break;
             }
-            if (pos + 2 > n) {
-                throw new FrameException(Reason.FRAME_TOO_SHORT, "IPv6 extension header " + next
-                        + " at offset " + pos + " runs past the frame's " + n + " bytes");
+            if (next == 44) {
+                return refuse(md, Reason.FRAGMENTED, "an L4 offload for an IPv6 fragment (fragment header at offset %d, frame %d bytes)",
+                        pos, n);
+            }
+            if (pos + 8 > n) {
+                return refuse(md, Reason.FRAME_TOO_SHORT, "IPv6 extension header at offset %d runs past the frame's %d bytes",
+                        pos, n);
             }
             int lenField = frame.get(ValueLayout.JAVA_BYTE, pos + 1) & 0xFF;
-            long len = next == 44 ? 8 : next == 51 ? (lenField + 2) * 4L : (lenField + 1) * 8L;
+            long len = next == 51 ? (lenField + 2) * 4L : (lenField + 1) * 8L;
             if (pos + len > n) {
-                throw new FrameException(Reason.FRAME_TOO_SHORT, "IPv6 extension header " + next
-                        + " at offset " + pos + " is " + len + " bytes, past the frame's " + n + " bytes");
+                return refuse(md, Reason.FRAME_TOO_SHORT, "IPv6 extension header at offset %d is %d bytes, past the frame",
+                        pos, len);
+            }
+            if (next == 43) {
+                int type = frame.get(ValueLayout.JAVA_BYTE, pos + 2) & 0xFF;
+                int left = frame.get(ValueLayout.JAVA_BYTE, pos + 3) & 0xFF;
+                if (routed) {
+                    return refuse(md, Reason.FINAL_DESTINATION_UNKNOWN, "a second IPv6 routing header at offset %d (type %d)",
+                            pos, type);
+                }
+                routed = true;
+                if (left != 0) {
+                    long addresses = lenField / 2;
+                    if (type == 0 && lenField % 2 == 0 && addresses >= 1 && left <= addresses) {
+                        dst = pos - l2 + 8 + 16 * (addresses - 1);  // the last address
+                    } else if (type == 2 && lenField == 2 && left == 1) {
+                        dst = pos - l2 + 8;                          // the home address
+                    } else if (type == 4 && addresses >= 1 && left < addresses) {
+                        dst = pos - l2 + 8;                          // segment list[0]
+                    } else {
+                        return refuse(md, Reason.FINAL_DESTINATION_UNKNOWN,
+                                "IPv6 routing header type %d with %d segments left: no final destination to read",
+                                type, left);
+                    }
+                }
             }
             next = frame.get(ValueLayout.JAVA_BYTE, pos) & 0xFF;
             pos += len;
         }
-        throw new FrameException(Reason.BAD_HEADER_FIELD,
-                "more than " + MAX_EXTENSION_HEADERS + " IPv6 extension headers");
-    }
-
-    private static void checkU16(long value, String field) {
-        if (value > 0xFFFF) {
-            throw new FrameException(Reason.FIELD_OVERFLOW, field + " = " + value + " does not fit 16 bits");
-        }
+        return refuse(md, Reason.BAD_HEADER_FIELD, "more than %d IPv6 extension headers (frame %d bytes)",
+                MAX_EXTENSION_HEADERS, n);
     }
 
     // ---------------------------------------------------------------------------------------- RX

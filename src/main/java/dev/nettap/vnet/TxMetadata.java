@@ -4,11 +4,14 @@ import java.util.Objects;
 
 /**
  * What a guest NIC model says about one frame it transmits: which offloads it asks for and where
- * the headers end. {@link OffloadTranslation#buildTxHeader} turns it into a virtio-net header.
+ * the headers end; and, after {@link OffloadTranslation#buildTxHeader}, what the translation did
+ * with it (the <em>outcome</em>: {@link #refusal()}, {@link #refusalMessage()},
+ * {@link #frameChanged()}).
  *
  * <p>Mutable and caller-owned: keep one per transmit queue, {@link #clear()} it and fill it for
- * each frame, so a busy loop allocates nothing. Not thread-safe; confine an instance to one
- * thread at a time. Setters return {@code this} for chaining and check only their own argument;
+ * each frame, so a busy loop allocates nothing (a refusal included: its message is only formatted
+ * when {@link #refusalMessage()} is called). Not thread-safe; confine an instance to one thread
+ * at a time. Setters return {@code this} for chaining and check only their own argument;
  * consistency with the frame is checked by the translation.
  */
 public final class TxMetadata {
@@ -24,6 +27,14 @@ public final class TxMetadata {
     private int l2Length;
     private int l3Length;
     private int l4Length;
+    private boolean tcpEcn;
+
+    // The outcome of the last translation: written by OffloadTranslation only.
+    private FrameException.Reason refusal;
+    private String refusalFormat;
+    private long refusalA;
+    private long refusalB;
+    private boolean frameChanged;
 
     /** Creates metadata in the {@linkplain #clear() cleared} state. */
     public TxMetadata() {
@@ -46,6 +57,90 @@ public final class TxMetadata {
         l2Length = 0;
         l3Length = 0;
         l4Length = 0;
+        tcpEcn = false;
+        clearOutcome();
+        return this;
+    }
+
+    void clearOutcome() {
+        refusal = null;
+        refusalFormat = null;
+        frameChanged = false;
+    }
+
+    /** Records a refusal: a constant format with up to two {@code %d} values (no allocation). */
+    void refuse(FrameException.Reason reason, String format, long a, long b) {
+        refusal = reason;
+        refusalFormat = format;
+        refusalA = a;
+        refusalB = b;
+    }
+
+    void frameChanged(boolean changed) {
+        frameChanged = changed;
+    }
+
+    /**
+     * Why the last {@link OffloadTranslation#buildTxHeader} refused the frame.
+     *
+     * @return the rule the frame broke, or null if the last translation accepted it (or none ran
+     *         since {@link #clear()})
+     */
+    public FrameException.Reason refusal() {
+        return refusal;
+    }
+
+    /**
+     * A description of the last refusal naming the field and the values involved, for a log line.
+     * Allocates: call it when a refusal is reported, not per frame.
+     *
+     * @return the message, or null if the last translation accepted the frame
+     */
+    public String refusalMessage() {
+        return refusal == null ? null : refusal + ": " + String.format(refusalFormat, refusalA, refusalB);
+    }
+
+    /**
+     * The last refusal as an exception, for callers that prefer to throw (allocates, with a
+     * stack trace).
+     *
+     * @return a new exception, or null if the last translation accepted the frame
+     */
+    public FrameException refusalException() {
+        return refusal == null ? null : new FrameException(refusal, String.format(refusalFormat, refusalA, refusalB));
+    }
+
+    /**
+     * Whether the last accepted translation changed the frame (a length, a seed or an IPv4 header
+     * checksum that differed from what the guest wrote).
+     *
+     * @return whether the frame was changed; false after a refusal
+     */
+    public boolean frameChanged() {
+        return frameChanged;
+    }
+
+    /**
+     * Whether the guest asked for the ECN bit of a TCP segmentation header (its super-frame
+     * carries CWR).
+     *
+     * @return the request
+     */
+    public boolean tcpEcn() {
+        return tcpEcn;
+    }
+
+    /**
+     * Asks for the ECN bit ({@code VIRTIO_NET_HDR_GSO_ECN}) of a TCP segmentation header: the
+     * super-frame carries CWR, which only the first segment keeps. Only TCP segmentation uses it
+     * (the kernel refuses the bit with any other GSO type); the translation also sets it by itself
+     * when the frame's TCP header has CWR set.
+     *
+     * @param on whether to set it
+     * @return this
+     */
+    public TxMetadata tcpEcn(boolean on) {
+        this.tcpEcn = on;
         return this;
     }
 
@@ -99,8 +194,8 @@ public final class TxMetadata {
     }
 
     /**
-     * Asks for the TCP checksum; the L4 checksum field must hold the pseudo-header seed including
-     * the TCP length.
+     * Asks for the TCP checksum. The translation writes the pseudo-header seed (with the TCP length
+     * and the final destination) into the L4 checksum field; the guest's seed is not trusted.
      *
      * @param on whether to offload it
      * @return this
@@ -120,8 +215,8 @@ public final class TxMetadata {
     }
 
     /**
-     * Asks for the UDP checksum; the L4 checksum field must hold the pseudo-header seed including
-     * the UDP length.
+     * Asks for the UDP checksum. The translation writes the pseudo-header seed (with the UDP length
+     * and the final destination) into the L4 checksum field; the guest's seed is not trusted.
      *
      * @param on whether to offload it
      * @return this
@@ -275,6 +370,7 @@ public final class TxMetadata {
                 + ", tcpChecksum=" + tcpChecksum + ", udpChecksum=" + udpChecksum
                 + ", tcpSegmentation=" + tcpSegmentation + ", tcpMss=" + tcpMss
                 + ", udpSegmentation=" + udpSegmentation + ", udpSegmentSize=" + udpSegmentSize
-                + ", l2=" + l2Length + ", l3=" + l3Length + ", l4=" + l4Length + "]";
+                + ", tcpEcn=" + tcpEcn + ", l2=" + l2Length + ", l3=" + l3Length + ", l4=" + l4Length
+                + (refusal != null ? ", refused=" + refusalMessage() : ", frameChanged=" + frameChanged) + "]";
     }
 }

@@ -135,6 +135,19 @@ final class Frames {
         put16(f.seg, off, seed(f, 0));
     }
 
+    /**
+     * Translates as a test wants it: a refusal becomes the metadata's {@link FrameException}.
+     *
+     * @return whether the frame was changed
+     */
+    static boolean translate(TxMetadata md, MemorySegment frame, MemorySegment hdr) {
+        long r = OffloadTranslation.buildTxHeader(md, frame, hdr);
+        if (r == OffloadTranslation.REFUSED) {
+            throw md.refusalException();
+        }
+        return md.frameChanged();
+    }
+
     static TxMetadata tso(Frame f, int mss) {
         return new TxMetadata().ipVersion(f.v4 ? IpVersion.IPV4 : IpVersion.IPV6).l2Length(f.l2)
                 .l3Length(f.l3).l4Length(f.l4).tcpSegmentation(mss).tcpChecksum(true).ipv4HeaderChecksum(f.v4);
