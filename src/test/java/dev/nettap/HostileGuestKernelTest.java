@@ -262,4 +262,50 @@ class HostileGuestKernelTest {
         long droppedAfter = o.a.statistics().kernel().txDropped() + o.b.statistics().kernel().txDropped();
         assertTrue(droppedAfter > droppedBefore, "the kernel counted the frame as dropped: " + droppedBefore + " -> " + droppedAfter);
     }
+
+    /**
+     * Every rule {@link Tap#explainMalformed} names is one the kernel applies: each header below
+     * breaks one rule, the kernel answers EINVAL, and the explanation names that rule.
+     */
+    @Test
+    void everyRuleExplainMalformedNamesIsOneTheKernelApplies() {
+        record Rule(int flags, int gso, int hdrLen, int gsoSize, int start, int offset, int length, String says) {}
+        List<Rule> rules = List.of(
+                new Rule(0, 0, 0, 0, 0, 0, 13, "shorter than an Ethernet header"),
+                new Rule(0, 0, 10, 0, 0, 0, 100, "hdr_len 10 is shorter than an Ethernet header"),
+                new Rule(0, 0, 200, 0, 0, 0, 100, "hdr_len 200 is beyond"),
+                new Rule(1, 0, 0, 0, 90, 16, 100, "csum_start 90 + csum_offset 16 + 2 is past"),
+                new Rule(1, 2, 54, 1000, 34, 16, 3000, "gso_type 2 is not"),
+                new Rule(1, 0x80, 54, 1000, 34, 16, 3000, "ECN bit of gso_type without a GSO type"),
+                new Rule(1, 1, 54, 0, 34, 16, 3000, "gso_size 0"),
+                new Rule(1, 1, 54, 1000, 34, 6, 3000, "csum_offset 6 does not match"),
+                new Rule(1, 1, 0, 1000, 34, 16, 53, "TCP header from csum_start 34"),
+                new Rule(0, 5, 42, 100, 34, 6, 3000, "UDP_L4 GSO without NEEDS_CSUM"),
+                new Rule(1, 0x85, 42, 100, 34, 6, 3000, "ECN bit with gso_type UDP_L4"),
+                new Rule(1, 5, 42, 100, 34, 16, 3000, "csum_offset 16 does not match gso_type UDP_L4"),
+                new Rule(1, 1, 54, 0xFFFF, 34, 16, 3000, "GSO_BY_FRAGS"),
+                new Rule(1, 5, 42, 10, 34, 6, 34 + 8 + 1290, "UDP_MAX_SEGMENTS"));
+        MemorySegment v4 = rawTcpFrame(true, GuestFrames.TCP, 3000);
+        for (Rule r : rules) {
+            MemorySegment f = arena.allocate(r.length()).copyFrom(v4.asSlice(0, Math.min(r.length(), v4.byteSize())));
+            if (r.length() >= 24) {
+                f.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN), 16, (short) (r.length() - 14));
+            }
+            if (r.length() >= 24 && (r.gso() == 5 || r.gso() == 0x85)) {
+                f.set(ValueLayout.JAVA_BYTE, 23, (byte) GuestFrames.UDP);
+            }
+            txHdr.fill((byte) 0);
+            txHdr.set(ValueLayout.JAVA_BYTE, 0, (byte) r.flags());
+            txHdr.set(ValueLayout.JAVA_BYTE, 1, (byte) r.gso());
+            ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+            txHdr.set(le, 2, (short) r.hdrLen());
+            txHdr.set(le, 4, (short) r.gsoSize());
+            txHdr.set(le, 6, (short) r.start());
+            txHdr.set(le, 8, (short) r.offset());
+            String why = Tap.explainMalformed(TapMode.TAP, txHdr, r.length());
+            assertTrue(why.contains(r.says()), r + ": explained as " + why);
+            assertEquals(Tap.MALFORMED, o.a.write(txHdr, f), r + ": the kernel refuses it (" + why + ")");
+        }
+        o.drain();
+    }
 }

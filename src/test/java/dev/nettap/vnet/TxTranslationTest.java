@@ -514,4 +514,275 @@ class TxTranslationTest {
         assertThrows(UnsupportedOperationException.class,
                 () -> OffloadTranslation.TAP_TX_OFFLOADS.remove(TxOffload.USO));
     }
+
+    // ------------------------------------------------------------------------------ issue 9: hostile guest
+
+    private static int seedWith(MemorySegment s, int l2, boolean v4, long src, long dst, int proto, int l4Length) {
+        return Checksums.pseudoHeaderSum(s, src, dst, v4 ? 4 : 16, proto, l4Length);
+    }
+
+    /** IPv6 + routing header (type, addresses, segments left) + TCP, NDIS-style seed. */
+    private static Frame ipv6Routed(int type, int addresses, int left, int payload) {
+        Frame base = Frames.build(14, false, TCP, 0, payload, 0, 40 + type);
+        int rh = 8 + 16 * addresses;
+        MemorySegment s = MemorySegment.ofArray(new byte[(int) base.seg().byteSize() + rh]);
+        MemorySegment.copy(base.seg(), 0, s, 0, 54);
+        MemorySegment.copy(base.seg(), 54, s, 54 + rh, base.seg().byteSize() - 54);
+        put8(s, 14 + 6, 43);
+        put8(s, 54, TCP);
+        put8(s, 55, 2 * addresses);
+        put8(s, 56, type);
+        put8(s, 57, left);
+        for (int i = 0; i < addresses; i++) {
+            for (int j = 0; j < 16; j++) {
+                put8(s, 54 + 8 + 16 * i + j, 0x20 + 16 * i + j);
+            }
+        }
+        put16(s, 14 + 4, (int) s.byteSize() - 54);
+        return new Frame(s, 14, 40 + rh, 20, false, TCP);
+    }
+
+    @Test
+    void ipv6RoutingHeaderWithSegmentsLeftSeedsFromTheFinalDestination() {
+        int[][] cases = {{0, 3, 2, 54 + 8 + 32}, {0, 2, 0, 14 + 24}, {2, 1, 1, 54 + 8}, {4, 3, 2, 54 + 8}, {4, 2, 0, 14 + 24}};
+        for (int[] c : cases) {
+            Frame f = ipv6Routed(c[0], c[1], c[2], 3000);
+            TxMetadata md = Frames.tso(f, 1000);
+            MemorySegment h = hdr();
+            assertEquals(f.seg().byteSize(), OffloadTranslation.buildTxHeader(md, f.seg(), h), () -> md.refusalMessage());
+            int l4Len = (int) f.seg().byteSize() - 14 - f.l3();
+            assertEquals(seedWith(f.seg(), 14, false, 14 + 8, c[3], TCP, l4Len), f.l4Checksum(),
+                    "type " + c[0] + " addresses " + c[1] + " left " + c[2]);
+        }
+        // RPL (type 3) and unknown types with segments left: no final destination to read.
+        for (int type : new int[] {3, 5, 253}) {
+            Frame f = ipv6Routed(type, 2, 1, 3000);
+            assertRefused(f, Frames.tso(f, 1000), Reason.FINAL_DESTINATION_UNKNOWN);
+            // ...but with no segments left the header's destination is final.
+            Frame g = ipv6Routed(type, 2, 0, 3000);
+            assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(g, 1000), g.seg(), hdr()) > 0);
+        }
+        // Segments left beyond the addresses, and a second routing header.
+        Frame bad = ipv6Routed(0, 1, 2, 100);
+        assertRefused(bad, Frames.tso(bad, 50), Reason.FINAL_DESTINATION_UNKNOWN);
+    }
+
+    /** IPv4 with a NOP and a source route option (kind, addresses, pointer) + TCP. */
+    private static Frame ipv4Routed(int kind, int addresses, int pointer, int payload) {
+        Frame base = Frames.build(14, true, TCP, 0, payload, 0, 50 + kind);
+        int opt = 3 + 4 * addresses;
+        int optBytes = (1 + opt + 3) / 4 * 4;
+        MemorySegment s = MemorySegment.ofArray(new byte[(int) base.seg().byteSize() + optBytes]);
+        MemorySegment.copy(base.seg(), 0, s, 0, 34);
+        MemorySegment.copy(base.seg(), 34, s, 34 + optBytes, base.seg().byteSize() - 34);
+        put8(s, 14, 0x40 | (20 + optBytes) / 4);
+        put16(s, 16, (int) s.byteSize() - 14);
+        put8(s, 34, 1);
+        put8(s, 35, kind);
+        put8(s, 36, opt);
+        put8(s, 37, pointer);
+        for (int i = 0; i < 4 * addresses; i++) {
+            put8(s, 38 + i, 0x40 + i);
+        }
+        Checksums.setIpv4HeaderChecksum(s, 14);
+        return new Frame(s, 14, 20 + optBytes, 20, true, TCP);
+    }
+
+    @Test
+    void ipv4SourceRouteSeedsFromTheFinalDestination() {
+        for (int kind : new int[] {0x83, 0x89}) {
+            Frame f = ipv4Routed(kind, 3, 4, 3000);
+            TxMetadata md = Frames.tso(f, 1000);
+            assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), hdr()) > 0, () -> md.refusalMessage());
+            int l4Len = (int) f.seg().byteSize() - 14 - f.l3();
+            assertEquals(seedWith(f.seg(), 14, true, 26, 35 + 15 - 4, TCP, l4Len), f.l4Checksum(),
+                    "the last address of the route");
+            // Route used up (pointer past the addresses): the header's destination is final.
+            Frame done = ipv4Routed(kind, 2, 4 + 8, 3000);
+            OffloadTranslation.buildTxHeader(Frames.tso(done, 1000), done.seg(), hdr());
+            assertEquals(seedWith(done.seg(), 14, true, 26, 30, TCP, (int) done.seg().byteSize() - 14 - done.l3()),
+                    done.l4Checksum());
+            // A malformed route (pointer below 4) is refused.
+            Frame bad = ipv4Routed(kind, 1, 3, 100);
+            assertRefused(bad, Frames.tso(bad, 50), Reason.FINAL_DESTINATION_UNKNOWN);
+        }
+        // An option running past the header is refused.
+        Frame f = ipv4Routed(0x83, 1, 4, 100);
+        put8(f.seg(), 36, 40);
+        Checksums.setIpv4HeaderChecksum(f.seg(), 14);
+        assertRefused(f, Frames.tso(f, 50), Reason.BAD_HEADER_FIELD);
+    }
+
+    @Test
+    void bytesAfterTheDatagramAreLeftOutOfTheLengthToWrite() {
+        // GSO, Ethernet padding: the datagram's length, the frame untouched.
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 17, 60);
+        byte[] before = f.bytes();
+        TxMetadata md = Frames.tso(f, 1000);
+        assertEquals(14 + 20 + 20 + 3000, OffloadTranslation.buildTxHeader(md, f.seg(), hdr()));
+        assertFalse(md.frameChanged());
+        assertArrayEquals(before, f.bytes());
+        // A total length shorter than the buffer (garbage after it).
+        Frame g = Frames.build(14, false, UDP, 0, 3000, 500, 61);
+        TxMetadata u = new TxMetadata().ipVersion(IpVersion.IPV6).l2Length(14).l3Length(40).udpSegmentation(1000);
+        assertEquals(14 + 40 + 8 + 3000, OffloadTranslation.buildTxHeader(u, g.seg(), hdr()));
+        // Checksum only, padded: the same.
+        Frame c = Frames.build(14, true, UDP, 0, 5, 20, 62);
+        TxMetadata cs = new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).udpChecksum(true);
+        assertEquals(14 + 20 + 8 + 5, OffloadTranslation.buildTxHeader(cs, c.seg(), hdr()));
+        Frames.assertSeedCompletesToValidChecksum(c);
+    }
+
+    @Test
+    void the64KiBLimitHoldsWhenTheLengthIsKeptToo() {
+        // A consistent total length inside a buffer larger than 64 KiB: only the datagram is written.
+        Frame f = Frames.build(14, true, TCP, 0, 1000, 70_000, 63);
+        assertEquals(14 + 20 + 20 + 1000, OffloadTranslation.buildTxHeader(Frames.tso(f, 500), f.seg(), hdr()));
+        // The same buffer with the length zeroed (NDIS) cannot be described: refused.
+        Frames.ndisify(f);
+        assertRefused(f, Frames.tso(f, 500), Reason.L3_PAYLOAD_TOO_LARGE);
+        // Checksum only too.
+        Frame c = Frames.build(14, false, TCP, 0, 65_535 - 20 + 1, 0, 64);
+        put16(c.seg(), 18, 0);
+        TxMetadata md = new TxMetadata().ipVersion(IpVersion.IPV6).l2Length(14).l3Length(40).tcpChecksum(true);
+        assertRefused(c, md, Reason.L3_PAYLOAD_TOO_LARGE);
+    }
+
+    @Test
+    void checksumOnlyNdisFrameGetsItsLengthAndSeed() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            Frame f = Frames.build(14, v4, TCP, 0, 777, 0, 65);
+            byte[] correct = f.bytes();
+            Frames.ndisify(f);
+            TxMetadata md = new TxMetadata().ipVersion(v4 ? IpVersion.IPV4 : IpVersion.IPV6).l2Length(14)
+                    .l3Length(f.l3()).tcpChecksum(true).ipv4HeaderChecksum(v4);
+            assertEquals(correct.length, OffloadTranslation.buildTxHeader(md, f.seg(), hdr()));
+            assertTrue(md.frameChanged());
+            assertArrayEquals(correct, f.bytes(), "v4 " + v4);
+        }
+    }
+
+    @Test
+    void gsoSizeOfGsoByFragsIsRefused() {
+        Frame f = ndisTso4();
+        assertRefused(f, Frames.tso(f, 0xFFFF), Reason.SEGMENT_SIZE_RESERVED);
+        Frame u = Frames.build(14, true, UDP, 0, 100, 0, 66);
+        assertRefused(u, new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).udpSegmentation(0xFFFF),
+                Reason.SEGMENT_SIZE_RESERVED);
+        assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(f, 0xFFFE), f.seg(), hdr()) > 0);
+    }
+
+    @Test
+    void usoBeyondUdpMaxSegmentsIsRefused() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            Frame ok = Frames.build(14, v4, UDP, 0, 128 * 10, 0, 67);
+            TxMetadata md = new TxMetadata().ipVersion(v4 ? IpVersion.IPV4 : IpVersion.IPV6).l2Length(14)
+                    .l3Length(ok.l3()).udpSegmentation(10);
+            assertTrue(OffloadTranslation.buildTxHeader(md, ok.seg(), hdr()) > 0, "128 datagrams");
+            Frame over = Frames.build(14, v4, UDP, 0, 128 * 10 + 1, 0, 67);
+            assertRefused(over, md, Reason.TOO_MANY_SEGMENTS);
+        }
+    }
+
+    @Test
+    void fragmentsAreRefused() {
+        // TSO6 with a fragment header (the kernel would drop it silently).
+        Frame base = Frames.build(14, false, TCP, 0, 3000, 0, 68);
+        MemorySegment s = MemorySegment.ofArray(new byte[(int) base.seg().byteSize() + 8]);
+        MemorySegment.copy(base.seg(), 0, s, 0, 54);
+        MemorySegment.copy(base.seg(), 54, s, 62, base.seg().byteSize() - 54);
+        put8(s, 20, 44);
+        put8(s, 54, TCP);
+        put16(s, 18, (int) s.byteSize() - 54);
+        Frame f = new Frame(s, 14, 48, 20, false, TCP);
+        assertRefused(f, Frames.tso(f, 1000), Reason.FRAGMENTED);
+        assertRefused(f, new TxMetadata().ipVersion(IpVersion.IPV6).l2Length(14).l3Length(48).tcpChecksum(true),
+                Reason.FRAGMENTED);
+        // IPv4 with MF, or a fragment offset.
+        for (int frag : new int[] {0x2000, 0x0001, 0x4000 | 0x0100}) {
+            Frame g = Frames.build(14, true, TCP, 0, 3000, 0, 69);
+            put16(g.seg(), 20, frag);
+            Checksums.setIpv4HeaderChecksum(g.seg(), 14);
+            assertRefused(g, Frames.tso(g, 1000), Reason.FRAGMENTED);
+        }
+    }
+
+    @Test
+    void readOnlySegmentsAreRefusedBeforeAnythingIsWritten() {
+        Frame f = ndisTso4();
+        byte[] before = f.bytes();
+        MemorySegment ro = MemorySegment.ofArray(new byte[12]).asReadOnly();
+        assertThrows(IllegalArgumentException.class, () -> OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), ro));
+        assertArrayEquals(before, f.bytes(), "the NDIS fix-ups were not written");
+        MemorySegment h = hdr();
+        h.fill((byte) 0x5A);
+        assertThrows(IllegalArgumentException.class,
+                () -> OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg().asReadOnly(), h));
+        assertArrayEquals(before, f.bytes());
+        byte[] pattern = new byte[12];
+        java.util.Arrays.fill(pattern, (byte) 0x5A);
+        assertArrayEquals(pattern, h.toArray(ValueLayout.JAVA_BYTE), "header not written");
+        // A read-only frame that needs no fix-up is fine.
+        Frame ok = Frames.build(14, true, TCP, 0, 3000, 0, 70);
+        assertTrue(OffloadTranslation.buildTxHeader(Frames.tso(ok, 1000), ok.seg().asReadOnly(), hdr()) > 0);
+    }
+
+    @Test
+    void hugeLengthsDoNotWrap() {
+        Frame f = ndisTso4();
+        TxMetadata md = Frames.tso(f, 1000).l2Length(Integer.MAX_VALUE).l3Length(Integer.MAX_VALUE).l4Length(Integer.MAX_VALUE);
+        assertRefused(f, md, Reason.LENGTHS_BEYOND_FRAME);
+        assertRefused(f, Frames.tso(f, 1000).l2Length(Integer.MAX_VALUE).l3Length(2).l4Length(0), Reason.LENGTHS_BEYOND_FRAME);
+        // csum_start past 16 bits, inside a (heap) frame that has the bytes.
+        MemorySegment big = MemorySegment.ofArray(new byte[70_100]);
+        put8(big, 70_000, 0x45);
+        put8(big, 70_009, TCP);
+        put8(big, 70_000 + 20 + 12, 0x50);
+        assertRefused(big, new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(70_000).l3Length(20).tcpChecksum(true),
+                Reason.FIELD_OVERFLOW);
+        assertEquals(Reason.FRAME_TOO_SHORT, assertThrows(FrameException.class,
+                () -> Checksums.ipv4HeaderChecksum(big, Long.MAX_VALUE)).reason());
+        assertEquals(Reason.FRAME_TOO_SHORT, assertThrows(FrameException.class,
+                () -> Checksums.ipv4HeaderChecksum(big, Long.MAX_VALUE - 5)).reason());
+        assertEquals(Reason.FRAME_TOO_SHORT, assertThrows(FrameException.class,
+                () -> Checksums.ipv4HeaderChecksum(big, Long.MIN_VALUE)).reason());
+    }
+
+    @Test
+    void ecnBitForTcpSegmentationOnly() {
+        Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 71);
+        MemorySegment h = hdr();
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), h);
+        assertFalse(VirtioNetHdr.gsoEcn(h), "no CWR, not asked");
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1000).tcpEcn(true), f.seg(), h);
+        assertTrue(VirtioNetHdr.gsoEcn(h), "asked");
+        assertEquals(GsoType.TCPV4, VirtioNetHdr.gsoType(h));
+        put8(f.seg(), 14 + 20 + 13, 0x18 | 0x80);
+        OffloadTranslation.buildTxHeader(Frames.tso(f, 1000), f.seg(), h);
+        assertTrue(VirtioNetHdr.gsoEcn(h), "CWR in the frame");
+        // Checksum only, and USO: never (the kernel refuses the bit there).
+        OffloadTranslation.buildTxHeader(new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20)
+                .tcpChecksum(true).tcpEcn(true), f.seg(), h);
+        assertFalse(VirtioNetHdr.gsoEcn(h));
+        Frame u = Frames.build(14, true, UDP, 0, 3000, 0, 72);
+        OffloadTranslation.buildTxHeader(new TxMetadata().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20)
+                .udpSegmentation(1000).tcpEcn(true), u.seg(), h);
+        assertFalse(VirtioNetHdr.gsoEcn(h));
+        assertFalse(new TxMetadata().tcpEcn(true).clear().tcpEcn(), "clear() resets it");
+    }
+
+    @Test
+    void aRefusalLeavesTheOutcomeAndAnAcceptanceClearsIt() {
+        Frame f = ndisTso4();
+        TxMetadata md = Frames.tso(f, 0xFFFF);
+        assertEquals(OffloadTranslation.REFUSED, OffloadTranslation.buildTxHeader(md, f.seg(), hdr()));
+        assertEquals(Reason.SEGMENT_SIZE_RESERVED, md.refusal());
+        assertTrue(md.refusalMessage().contains("65535"), md.refusalMessage());
+        md.tcpSegmentation(1000);
+        assertTrue(OffloadTranslation.buildTxHeader(md, f.seg(), hdr()) > 0);
+        assertEquals(null, md.refusal());
+        assertEquals(null, md.refusalMessage());
+        assertEquals(null, md.refusalException());
+        assertTrue(md.frameChanged());
+    }
 }
