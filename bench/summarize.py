@@ -50,6 +50,8 @@ rows.append(("virtio-net header parse, getter per field", ("HeaderBench.parse", 
 rows.append(("virtio-net header parse, VirtioNetHdr.read", ("HeaderBench.parseAtOnce", 0), None, "hdrParse", 12))
 rows.append(("TX TSO4 translation, NDIS fix-ups", ("TranslateBench.txTso4WithFixups", 0), None, None, 0))
 rows.append(("TX TSO4 translation, frame correct", ("TranslateBench.txTso4AlreadyCorrect", 0), None, None, 0))
+rows.append(("TX refusal, malformed frame (refused last: gso_size 65535)", ("TranslateBench.txRefusedLate", 0), None, None, 0))
+rows.append(("TX refusal, malformed frame (refused first: lengths)", ("TranslateBench.txRefusedEarly", 0), None, None, 0))
 rows.append(("RX parse, TSO4 header", ("TranslateBench.rxParseTso4", 0), None, None, 0))
 rows.append(("JMH harness baseline (returns a field)", ("HeaderBench.baseline", 0), None, None, 0))
 

@@ -22,8 +22,10 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * TX translation of an NDIS-style TSO4 super-frame (the three NDIS fields are reset every
- * operation, so each one takes the fix-up path), of the same frame already correct, and RX parsing
- * of a TSO4 header.
+ * operation, so each one takes the fix-up path), of the same frame already correct, refusals of
+ * malformed frames (one refused at the first check, one refused at the last: the same good frame
+ * with the reserved segment size 65535, after every header was parsed), and RX parsing of a TSO4
+ * header.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -39,6 +41,8 @@ public class TranslateBench {
     private MemorySegment txHdr;
     private MemorySegment rxHdr;
     private final TxMetadata tx = new TxMetadata();
+    private final TxMetadata lateBad = new TxMetadata();
+    private final TxMetadata earlyBad = new TxMetadata();
     private final RxMetadata rx = new RxMetadata();
     private short ndisSeed;
 
@@ -64,6 +68,15 @@ public class TranslateBench {
                 .tcpSegmentation(1448).ipv4HeaderChecksum(true);
         OffloadTranslation.buildTxHeader(tx, frame, rxHdr);
         correct = arena.allocate(frame.byteSize(), 8).copyFrom(frame);
+        lateBad.clear().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).l4Length(20)
+                .tcpSegmentation(0xFFFF).ipv4HeaderChecksum(true);
+        earlyBad.clear().ipVersion(IpVersion.IPV4).l2Length(14).l3Length(20).l4Length(70_000)
+                .tcpSegmentation(1448).ipv4HeaderChecksum(true);
+        if (OffloadTranslation.buildTxHeader(lateBad, correct, txHdr) != OffloadTranslation.REFUSED
+                || OffloadTranslation.buildTxHeader(earlyBad, correct, txHdr) != OffloadTranslation.REFUSED
+                || OffloadTranslation.buildTxHeader(tx, correct, txHdr) != correct.byteSize()) {
+            throw new IllegalStateException("benchmark frames not as intended");
+        }
     }
 
     @TearDown
@@ -83,6 +96,18 @@ public class TranslateBench {
     @Benchmark
     public long txTso4AlreadyCorrect() {
         return OffloadTranslation.buildTxHeader(tx, correct, txHdr);
+    }
+
+    /** A malformed frame refused after every header was parsed (gso_size 65535): the costliest refusal. */
+    @Benchmark
+    public long txRefusedLate() {
+        return OffloadTranslation.buildTxHeader(lateBad, correct, txHdr);
+    }
+
+    /** A malformed frame refused at the first check (lengths beyond the frame). */
+    @Benchmark
+    public long txRefusedEarly() {
+        return OffloadTranslation.buildTxHeader(earlyBad, correct, txHdr);
     }
 
     @Benchmark

@@ -318,7 +318,8 @@ public final class Checksums {
      * @return the checksum to store in bytes 10-11
      */
     static int ipv4HeaderChecksum(MemorySegment seg, long offset, int headerBytes, int word0, int totalLength) {
-        MemorySegment h = seg.asSlice(offset, headerBytes);
+        // A constant size for the common IHL 5: the loads below then need no range check each.
+        MemorySegment h = headerBytes == 20 ? seg.asSlice(offset, 20) : seg.asSlice(offset, headerBytes);
         // Bytes 4-19 without the checksum field, as in the IHL-5 fast path; bytes 0-3 come from
         // the caller.
         long w0 = h.get(LONG_NATIVE, 0) & (LITTLE ? 0xFFFF_FFFF_0000_0000L : 0x0000_0000_FFFF_FFFFL);
@@ -350,6 +351,12 @@ public final class Checksums {
      */
     static int pseudoHeaderSum(MemorySegment seg, long src, long dst, int addrBytes, int protocol, long l4Length) {
         long acc = (protocol & 0xFF) + (l4Length & 0xFFFF_FFFFL);
+        if (addrBytes == 4 && dst == src + 4) {
+            // IPv4 without a source route: both addresses in one 8-byte load.
+            long w = seg.get(LONG_NATIVE, src);
+            int s = fold16(fold64((w & 0xFFFF_FFFFL) + (w >>> 32)));
+            return add(LITTLE ? ((s & 0xFF) << 8) | (s >>> 8) : s, fold(acc));
+        }
         for (int i = 0; i < addrBytes; i += 4) {
             acc += (seg.get(INT_BE, src + i) & 0xFFFF_FFFFL) + (seg.get(INT_BE, dst + i) & 0xFFFF_FFFFL);
         }
@@ -379,7 +386,7 @@ public final class Checksums {
     /**
      * The TCP/UDP pseudo-header sum for IPv6 (RFC 8200 section 8.1): source and destination
      * address, upper-layer length and next header. The destination is the one in the fixed header;
-     * a routing header's final destination is not looked up.
+     * a routing header's final destination is not looked up here ({@link OffloadTranslation} does).
      *
      * @param seg        segment holding at least 40 bytes of IPv6 header from {@code ipOffset}
      * @param ipOffset   first byte of the IPv6 header (addresses at +8 and +24)

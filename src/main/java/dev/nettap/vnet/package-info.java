@@ -16,7 +16,11 @@
  * </ul>
  *
  * <p>Per-frame entry points allocate nothing: metadata objects are owned by the caller and reused,
- * and the header is written straight into a caller's segment. Inconsistent input is refused with a
- * {@link dev.nettap.vnet.FrameException} before anything is written.
+ * and the header is written straight into a caller's segment. A guest's frame that the kernel would
+ * refuse or mishandle is refused by {@link dev.nettap.vnet.OffloadTranslation#buildTxHeader} with a
+ * status and a {@link dev.nettap.vnet.FrameException.Reason} left in the caller's
+ * {@link dev.nettap.vnet.TxMetadata} (no exception, no allocation), or repaired; other inconsistent
+ * input (a received header, a host's argument) gets a {@link dev.nettap.vnet.FrameException}.
+ * Either way nothing is written first.
  */
 package dev.nettap.vnet;
