@@ -169,6 +169,17 @@ class TranslationFuzzTest {
                 + refused + " refused in " + i + " iterations)");
     }
 
+    /** Regression (issue 9): a header segment under 10 bytes threw IndexOutOfBoundsException. */
+    @Test
+    void explainMalformedOnASmallHeaderNamesItInsteadOfThrowing() {
+        for (int size = 0; size < 10; size++) {
+            String why = Tap.explainMalformed(TapMode.TAP, MemorySegment.ofArray(new byte[size]), 100);
+            assertTrue(why.contains(size + " bytes, shorter than a virtio-net header (10)"), why);
+        }
+        assertTrue(Tap.explainMalformed(TapMode.TUN, null, 100).contains("shorter than a virtio-net header"));
+        assertTrue(Tap.explainMalformed(TapMode.TUN, MemorySegment.ofArray(new byte[12]), -5).contains("negative"));
+    }
+
     private static void accessors(MemorySegment h, Random r) {
         byte[] before = h.toArray(ValueLayout.JAVA_BYTE);
         Runnable[] calls = {
