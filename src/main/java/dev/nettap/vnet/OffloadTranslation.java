@@ -38,10 +38,11 @@ import java.util.Set;
  * neither partial checksums nor GSO.
  *
  * <p>Every method validates all of its input before writing anything: on a refusal or a
- * {@link FrameException}, the frame and the header are as they were (and an RX metadata object). Stateless and
- * thread-safe; a frame or header segment must not be used by another thread during a call. Nothing
- * here allocates on a well-formed frame. Frame segments may be heap or native; each method states
- * what it reads and writes.
+ * {@link FrameException}, the frame, the header and an RX metadata object are as they were.
+ * Stateless and thread-safe; a frame or header segment must not be used by another thread during a
+ * call (a guest writing its own frame meanwhile can spoil only that frame's checksums: see
+ * {@link #buildTxHeader}). Nothing here allocates on a well-formed frame, nor on a refused TX
+ * frame. Frame segments may be heap or native; each method states what it reads and writes.
  */
 public final class OffloadTranslation {
 
