@@ -108,6 +108,21 @@ class HandoverKernelTest {
     }
 
     /**
+     * Waits (30 s at most) until the child's output has a line starting with {@code prefix}: it prints
+     * {@code tap NAME origin ...} for each queue and flushes once every responder runs. Pinging before
+     * that fails on a loaded machine, where the child JVM can take longer to start than ping's ARP
+     * resolution waits (three probes, then "Destination Host Unreachable" and ping stops). On timeout
+     * it returns, and the ping that follows fails with the child's output in its message.
+     */
+    private static void awaitOutput(Path out, String prefix) throws IOException, InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() - end < 0) {
+            if (Files.exists(out) && Files.readString(out).lines().anyMatch(l -> l.startsWith(prefix))) return;
+            Thread.sleep(50);
+        }
+    }
+
+    /**
      * The echo count the child reported for {@code dev} ({@code echo DEV N}), or -1. Ping may send
      * more than three requests while ARP resolves, so N can be any number from 3 up (12 was seen).
      */
@@ -140,6 +155,7 @@ class HandoverKernelTest {
         int exit;
         ScratchNamespace.Result ping;
         try {
+            awaitOutput(out, "tap nti0 origin");
             ping = ping("10.97.0.2");
         } finally {
             Files.writeString(stop, "");
@@ -182,6 +198,7 @@ class HandoverKernelTest {
                     }
                 }
             } // only the child holds the queues now
+            awaitOutput(out, "tap ntr1 origin");
             ScratchNamespace.Result p0 = ping("10.96.1.2");
             ScratchNamespace.Result p1 = ping("10.96.2.2");
             Files.writeString(stop, "");
