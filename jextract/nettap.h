@@ -1,14 +1,36 @@
-/* The one header nettap's bindings are generated from, by jextract or by tools/bindgen:
+/* The one header nettap's bindings are generated from, by jextract (tools/bindgen's probe reads it too):
  *   jextract @jextract.conf jextract/nettap.h
  * Include order matters: compat.h first (it fills in constants newer than the oldest supported
- * UAPI headers), then <linux/if.h> rather than glibc's <net/if.h> (the two conflict). */
+ * UAPI headers), then <sys/socket.h> (see below), then <linux/if.h> rather than glibc's <net/if.h>
+ * (the two conflict). */
 #ifndef NETTAP_H
 #define NETTAP_H
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* setns, CLONE_NEWNET, accept4, dup3, O_PATH */
 #endif
 #include "compat.h"
+
+/* With _GNU_SOURCE, glibc declares the address parameter of bind, connect, accept and accept4 as a
+ * transparent union (__CONST_SOCKADDR_ARG, __SOCKADDR_ARG). jextract turns that into a union passed
+ * *by value*, which is wrong at run time (EFAULT): the C ABI passes a transparent union like its
+ * first member, a pointer. So glibc's four declarations are renamed out of the way while
+ * <sys/socket.h> is read, and the four are declared below in their POSIX form (plain pointers, as
+ * glibc itself declares them without _GNU_SOURCE); the symbols are the same libc functions.
+ * <sys/socket.h> must be the first header to include it, hence its place here. */
+#define bind nettap_glibc_bind
+#define connect nettap_glibc_connect
+#define accept nettap_glibc_accept
+#define accept4 nettap_glibc_accept4
 #include <sys/socket.h>
+#undef bind
+#undef connect
+#undef accept
+#undef accept4
+extern int bind(int __fd, const struct sockaddr *__addr, socklen_t __len);
+extern int connect(int __fd, const struct sockaddr *__addr, socklen_t __len);
+extern int accept(int __fd, struct sockaddr *__restrict __addr, socklen_t *__restrict __addr_len);
+extern int accept4(int __fd, struct sockaddr *__restrict __addr, socklen_t *__restrict __addr_len, int __flags);
+
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/filter.h>

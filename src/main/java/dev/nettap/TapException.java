@@ -24,7 +24,10 @@ public class TapException extends IOException {
         NOT_A_TAP,
         /** The device is a TAP where a TUN was asked for, or the reverse. */
         WRONG_MODE,
-        /** The device lacks a flag nettap requires ({@code IFF_NO_PI} set? {@code IFF_VNET_HDR} missing?). */
+        /**
+         * The queue was opened without a flag nettap requires: {@code IFF_NO_PI} (no packet-information
+         * prefix) or {@code IFF_VNET_HDR} (the virtio-net header).
+         */
         UNSUPPORTED_FLAGS,
         /** The device's virtio-net header size could not be set to 12 bytes. */
         HEADER_SIZE,
@@ -52,7 +55,8 @@ public class TapException extends IOException {
     private final String context;
 
     /**
-     * An exception of any kind.
+     * An exception of any kind. Only nettap creates these (package-private): callers branch on
+     * {@link #kind()} and read the other accessors.
      *
      * @param kind    what went wrong
      * @param syscall the system call or ioctl involved, or {@code null}
@@ -60,7 +64,7 @@ public class TapException extends IOException {
      * @param context the device, path or fd involved
      * @param message the complete message
      */
-    public TapException(Kind kind, String syscall, int errno, String context, String message) {
+    TapException(Kind kind, String syscall, int errno, String context, String message) {
         super(message);
         this.kind = kind;
         this.syscall = syscall;
@@ -78,7 +82,7 @@ public class TapException extends IOException {
      * @param hint    what the error usually means here, or {@code null}
      * @return the exception, to throw
      */
-    public static TapException syscall(String syscall, int errno, String context, String hint) {
+    static TapException syscall(String syscall, int errno, String context, String hint) {
         return syscall(Kind.SYSCALL, syscall, errno, context, hint);
     }
 

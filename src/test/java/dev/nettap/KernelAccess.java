@@ -20,9 +20,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 @Target(ElementType.TYPE)
 @Tag("kernel")
 @ExtendWith(KernelAccess.Condition.class)
-public @interface KernelAccess {
+@interface KernelAccess {
     /** Skips unless the process can make namespaces and TAPs. */
     final class Condition implements ExecutionCondition {
+        Condition() {
+        }
+
+
         @Override
         public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
             if (!System.getProperty("os.name", "").equals("Linux")) {

@@ -313,6 +313,7 @@ class PacketPathKernelTest {
     }
 
     @Test
+    @SuppressWarnings("try") // closing the Tap inside its try block is the point: close wakes the waiters
     void hundredVirtualThreadsWaitWithoutPinningAndCloseWakesThemAll() throws Exception {
         try (Tap tap = open("ntv0")) {
             up("ntv0");

@@ -30,6 +30,7 @@ final class Spawn {
     private static final int WNOHANG = 1;
     private static final int SIGKILL = 9;
 
+    @SuppressWarnings("restricted") // see SAFETY below; the test JVM runs with --enable-native-access
     private static MethodHandle handle(String name, FunctionDescriptor desc) {
         // SAFETY: each descriptor below is the glibc x86-64 prototype of the named function
         // (pid_t and mode_t are int; every pointer is C_POINTER).

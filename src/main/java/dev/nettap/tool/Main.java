@@ -4,6 +4,7 @@ import dev.nettap.Tap;
 import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -22,25 +23,112 @@ public final class Main {
     private static final int KERNEL_IP = 0x0a_63_00_01; // 10.99.0.1, the kernel side
     private static final int JAVA_IP = 0x0a_63_00_02;   // 10.99.0.2, answered by Java
 
+    /** Most pings the demo sends. */
+    static final int MAX_COUNT = 1000;
+    /** Pings the demo sends when no count is given. */
+    static final int DEFAULT_COUNT = 5;
+
+    /** The text {@code --help} prints. */
+    static final String USAGE = """
+            usage: nettap demo [COUNT]
+                   nettap --help
+              demo [COUNT]  make a scratch network namespace with a TAP in it, answer the kernel's ARP
+                            and ping from Java through the TAP, print every frame, remove everything
+                            on exit; COUNT pings (1 to %d, default %d); needs root
+              --help, -h    print this text
+            """.formatted(MAX_COUNT, DEFAULT_COUNT);
+
+    /** What the command line asks for. */
+    sealed interface Command permits Help, Demo, Bad { }
+    /** Print the usage. */
+    record Help() implements Command { }
+    /** Run the demo with {@code count} pings. */
+    record Demo(int count) implements Command { }
+    /** A bad command line: {@code message} is one line, for standard error. */
+    record Bad(String message) implements Command { }
+
     /**
-     * Entry point.
+     * Reads the command line; never throws and never exits.
      *
-     * @param args {@code demo [COUNT]}
+     * @param args the arguments as given
+     * @return what to do
      */
-    public static void main(String[] args) {
-        String cmd = args.length == 0 ? "demo" : args[0];
-        try {
-            switch (cmd) {
-                case "demo" -> System.exit(demo(args.length > 1 ? Integer.parseInt(args[1]) : 5));
-                default -> {
-                    System.err.println("usage: nettap demo [COUNT]");
-                    System.exit(2);
+    static Command parse(String... args) {
+        if (args.length == 0) return new Help();
+        String cmd = args[0];
+        switch (cmd) {
+            case "--help", "-h", "help" -> {
+                return args.length == 1 ? new Help() : new Bad("nettap " + cmd + ": unexpected argument " + quote(args[1]));
+            }
+            case "demo" -> {
+                if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h"))) return new Help();
+                if (args.length > 2) return new Bad("nettap demo: unexpected argument " + quote(args[2]) + " (usage: nettap demo [COUNT])");
+                if (args.length == 1) return new Demo(DEFAULT_COUNT);
+                String c = args[1];
+                int count = -1;
+                if (c.matches("[0-9]{1,9}")) count = Integer.parseInt(c);
+                if (count < 1 || count > MAX_COUNT) {
+                    return new Bad("nettap demo: COUNT must be a whole number from 1 to " + MAX_COUNT + ", not " + quote(c));
+                }
+                return new Demo(count);
+            }
+            default -> {
+                return new Bad("nettap: unknown command " + quote(cmd) + " (nettap --help lists the commands)");
+            }
+        }
+    }
+
+    private static String quote(String arg) {
+        StringBuilder b = new StringBuilder("\"");
+        // Control characters would break the one-line message: show them escaped.
+        arg.codePoints().forEach(cp -> {
+            if (Character.isISOControl(cp)) b.append(String.format("\\u%04x", cp));
+            else b.appendCodePoint(cp);
+        });
+        return b.append('"').toString();
+    }
+
+    /**
+     * Runs a parsed command line: usage on standard output (exit status 0), a bad argument as one line
+     * on standard error (2), the demo's own status otherwise (0 success, 1 failure).
+     *
+     * @param command what {@link #parse} returned
+     * @param out     standard output
+     * @param err     standard error
+     * @return the exit status
+     */
+    static int run(Command command, PrintStream out, PrintStream err) {
+        return switch (command) {
+            case Help h -> {
+                out.print(USAGE);
+                yield 0;
+            }
+            case Bad b -> {
+                err.println(b.message());
+                yield 2;
+            }
+            case Demo d -> {
+                try {
+                    yield demo(d.count());
+                } catch (IOException | RuntimeException e) {
+                    err.println("nettap demo: " + e.getMessage());
+                    yield 1;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    err.println("nettap demo: interrupted");
+                    yield 1;
                 }
             }
-        } catch (Exception e) {
-            System.err.println("nettap " + cmd + ": " + e.getMessage());
-            System.exit(1);
-        }
+        };
+    }
+
+    /**
+     * Entry point: {@code nettap demo [COUNT]}, {@code nettap --help}; no argument prints the usage.
+     *
+     * @param args the command line
+     */
+    public static void main(String[] args) {
+        System.exit(run(parse(args), System.out, System.err));
     }
 
     static int demo(int count) throws IOException, InterruptedException {

@@ -63,6 +63,7 @@ public final class Sys {
         return slot.get(ValueLayout.JAVA_INT, ERRNO_OFFSET);
     }
 
+    @SuppressWarnings("restricted") // see SAFETY below
     private static MethodHandle errnoHandle(MemorySegment address, FunctionDescriptor desc,
                                             Linker.Option... more) {
         Linker.Option[] options = new Linker.Option[more.length + 1];
@@ -74,6 +75,7 @@ public final class Sys {
         return LINKER.downcallHandle(address, desc, options);
     }
 
+    @SuppressWarnings("restricted") // see SAFETY below
     private static MethodHandle plainHandle(MemorySegment address, FunctionDescriptor desc) {
         // SAFETY: as for errnoHandle; these functions cannot fail, so no errno is captured.
         return LINKER.downcallHandle(address, desc);

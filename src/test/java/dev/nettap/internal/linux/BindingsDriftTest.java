@@ -51,7 +51,8 @@ class BindingsDriftTest {
     private static void report(List<String> mismatches, int checked, String what) {
         if (!mismatches.isEmpty()) {
             fail(mismatches.size() + " of " + checked + " " + what + " in src/generated/java disagree with this "
-                    + "machine's headers (regenerate: java tools/bindgen/BindGen.java):\n  "
+                    + "machine's headers (regenerate as jextract.conf says: "
+                    + "rm -rf src/generated/java && jextract @jextract.conf jextract/nettap.h):\n  "
                     + String.join("\n  ", mismatches));
         }
     }
