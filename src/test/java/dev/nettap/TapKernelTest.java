@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -185,7 +186,7 @@ class TapKernelTest {
     @Test
     void linkDownMalformedDeviceGoneAndUseAfterClose() throws Exception {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
             MemorySegment frame = arena.allocate(60);
             frame.asSlice(0, 6).fill((byte) 0xff); // broadcast
             frame.set(ValueLayout.JAVA_BYTE, 6, (byte) 2);

@@ -1,5 +1,6 @@
 package dev.nettap.bench;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import dev.nettap.Tap;
 import dev.nettap.TapException;
 import dev.nettap.TapHandle;
@@ -64,7 +65,7 @@ public class TapPathBench {
         @Setup(Level.Trial)
         public void setUp() throws TapException {
             arena = Arena.ofShared();
-            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            hdr = arena.allocate(VirtioNetHdr.SIZE);
             frame = arena.allocate(size, 64);
             Frames.build(frame, hdr);
             iov = iovec.allocateArray(2, arena);
@@ -122,11 +123,11 @@ public class TapPathBench {
         @Setup(Level.Trial)
         public void setUp() throws TapException {
             arena = Arena.ofShared();
-            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            hdr = arena.allocate(VirtioNetHdr.SIZE);
             frame = arena.allocate(64, 64);
             Frames.build(frame, hdr);
             frame.asSlice(0, 6).fill((byte) 0xff); // broadcast: flooded to bb0
-            rxHdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            rxHdr = arena.allocate(VirtioNetHdr.SIZE);
             rx = arena.allocate(2048, 64);
             a = open("ba0");
             b = open("bb0");
