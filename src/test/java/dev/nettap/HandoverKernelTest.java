@@ -162,7 +162,7 @@ class HandoverKernelTest {
                 long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (true) { // the child binds the socket once its JVM is up
                     try {
-                        FdPassing.send(sock, "ntr0,ntr1", a.fd(), b.fd());
+                        FdPassing.send(sock, "ntr0,ntr1", Duration.ofSeconds(10), a.fd(), b.fd());
                         break;
                     } catch (TapException e) {
                         boolean notYet = "ENOENT".equals(e.errnoName()) || "ECONNREFUSED".equals(e.errnoName());
@@ -350,7 +350,7 @@ class HandoverKernelTest {
         assertFalse(Files.exists(sock));
         KernelFixtures.assertNoLeak(before);
 
-        TapException nobody = assertThrows(TapException.class, () -> FdPassing.send(sock, "x", 0));
+        TapException nobody = assertThrows(TapException.class, () -> FdPassing.send(sock, "x", Duration.ofSeconds(5), 0));
         assertEquals("ENOENT", nobody.errnoName());
         assertTrue(nobody.getMessage().contains(sock.toString()), nobody.getMessage());
 
