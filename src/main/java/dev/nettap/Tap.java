@@ -61,7 +61,9 @@ import java.util.Set;
  * <tr><td>{@link #NO_BUFFER_SPACE}</td><td>-8</td><td>write, read</td><td>the kernel could not allocate
  *     memory for the frame, or it is too large ({@code ENOBUFS}, {@code ENOMEM}); transient</td></tr>
  * <tr><td>{@link #BAD_ADDRESS}</td><td>-9</td><td>write, read</td><td>the kernel could not access a buffer
- *     ({@code EFAULT}: memory unmapped under a live segment, e.g. guest memory changed by the VMM)</td></tr>
+ *     ({@code EFAULT}: memory unmapped under a live segment, e.g. guest memory changed by the VMM). On a
+ *     read the kernel reports it only for the header: a fault while copying the frame itself is
+ *     ignored and the full length returned</td></tr>
  * <tr><td>{@link #WAIT_FAILED}</td><td>-10</td><td>waits</td><td>{@code poll}/{@code epoll} failed (or
  *     nettap's poller thread did); nothing was waited for, the next wait tries again</td></tr>
  * <tr><td>{@link #KERNEL_ERROR}</td><td>-11</td><td>read, write</td><td>any other errno; counted, with the
