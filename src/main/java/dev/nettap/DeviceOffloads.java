@@ -2,6 +2,7 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.MemorySegment;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -33,7 +34,7 @@ final class DeviceOffloads {
         try {
             synchronized (offloadLock) {
                 MemorySegment err = Sys.errnoSlot();
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
+                if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
                     int e = Sys.errno(err);
                     throw TapException.syscall("TUNSETOFFLOAD", e, context.get() + " with " + set,
                             e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
@@ -63,11 +64,11 @@ final class DeviceOffloads {
                         trial.add(Offload.USO4);
                         trial.add(Offload.USO6);
                     }
-                    if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
+                    if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
                         accepted.add(o);
                     }
                 }
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
+                if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
                     throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), context.get() + " restoring " + offloads, null);
                 }
                 return Collections.unmodifiableSet(accepted);

@@ -7,6 +7,9 @@ import dev.nettap.internal.linux.msghdr;
 import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.linux.sockaddr_un;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.SocketCalls;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -135,26 +138,26 @@ public final class FdPassing {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int listener = Sys.socket(err, linux_h.AF_UNIX(),
+            int listener = SocketCalls.socket(err, linux_h.AF_UNIX(),
                     linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
             if (listener < 0) {
                 throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
             }
             boolean bound = false;
             try {
-                if (Sys.bind(err, listener, addr, (int) sockaddr_un.sizeof()) < 0) {
+                if (SocketCalls.bind(err, listener, addr, (int) sockaddr_un.sizeof()) < 0) {
                     int e = Sys.errno(err);
                     throw TapException.syscall("bind", e, where, e == linux_h.EADDRINUSE()
                             ? "a file is already there (a stale socket?): remove it or choose another path" : null);
                 }
                 bound = true;
-                if (Sys.listen(err, listener, 1) < 0) {
+                if (SocketCalls.listen(err, listener, 1) < 0) {
                     throw TapException.syscall("listen", Sys.errno(err), where, null);
                 }
                 int conn;
                 while (true) {
                     awaitReadable(err, arena, listener, deadline, where, "no sender connected");
-                    conn = Sys.accept4(err, listener, MemorySegment.NULL, MemorySegment.NULL,
+                    conn = SocketCalls.accept4(err, listener, MemorySegment.NULL, MemorySegment.NULL,
                             linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK());
                     if (conn >= 0) {
                         break;
@@ -167,10 +170,10 @@ public final class FdPassing {
                 try {
                     return receive(conn, maxFds, deadline, where, MAX_FDS);
                 } finally {
-                    Sys.close(err, conn);
+                    FileCalls.close(err, conn);
                 }
             } finally {
-                Sys.close(err, listener);
+                FileCalls.close(err, listener);
                 if (bound) {
                     try {
                         Files.deleteIfExists(socketPath);
@@ -220,7 +223,7 @@ public final class FdPassing {
                 // SAFETY: msg, iov, data and control live in this confined arena until the method
                 // returns; iov_len and msg_controllen are exactly their segments' sizes, so the
                 // kernel writes only inside them.
-                n = Sys.recvmsg(err, sock, msg, linux_h.MSG_CMSG_CLOEXEC() | linux_h.MSG_DONTWAIT());
+                n = SocketCalls.recvmsg(err, sock, msg, linux_h.MSG_CMSG_CLOEXEC() | linux_h.MSG_DONTWAIT());
                 if (n >= 0) {
                     break;
                 }
@@ -298,7 +301,7 @@ public final class FdPassing {
                 long count = (cmsgLen - CMSG_HDR) / 4;
                 for (long i = 0; i < count; i++, index++) {
                     if (index >= skip) {
-                        Sys.close(err, control.get(ValueLayout.JAVA_INT, off + CMSG_HDR + 4 * i));
+                        FileCalls.close(err, control.get(ValueLayout.JAVA_INT, off + CMSG_HDR + 4 * i));
                     }
                 }
             }
@@ -388,14 +391,14 @@ public final class FdPassing {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int sock = Sys.socket(err, linux_h.AF_UNIX(),
+            int sock = SocketCalls.socket(err, linux_h.AF_UNIX(),
                     linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
             if (sock < 0) {
                 throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
             }
             try {
                 long backoff = 1_000_000; // a full backlog gives EAGAIN, and poll cannot wait for room: retry
-                while (Sys.connect(err, sock, addr, (int) sockaddr_un.sizeof()) < 0) {
+                while (SocketCalls.connect(err, sock, addr, (int) sockaddr_un.sizeof()) < 0) {
                     int e = Sys.errno(err);
                     if (e == linux_h.EINTR()) {
                         continue;
@@ -419,7 +422,7 @@ public final class FdPassing {
                 }
                 send(sock, payload, fds, where, deadline);
             } finally {
-                Sys.close(err, sock);
+                FileCalls.close(err, sock);
             }
         }
     }
@@ -458,7 +461,7 @@ public final class FdPassing {
                 msghdr.msg_controllen(msg, sent == 0 ? controlLen : 0);
                 // SAFETY: msg, iov, data and control live in this confined arena until the method
                 // returns; every length is the size of the segment it describes.
-                long n = Sys.sendmsg(err, sock, msg, linux_h.MSG_NOSIGNAL());
+                long n = SocketCalls.sendmsg(err, sock, msg, linux_h.MSG_NOSIGNAL());
                 if (n < 0) {
                     int e = Sys.errno(err);
                     if (e == linux_h.EINTR()) {
@@ -534,7 +537,7 @@ public final class FdPassing {
             pollfd.fd(pfd, fd);
             pollfd.events(pfd, (short) events);
             pollfd.revents(pfd, (short) 0);
-            int r = Sys.poll(err, pfd, 1, ms);
+            int r = PollCalls.poll(err, pfd, 1, ms);
             if (r < 0) {
                 int e = Sys.errno(err);
                 if (e == linux_h.EINTR()) {

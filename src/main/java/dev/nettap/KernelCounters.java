@@ -4,6 +4,8 @@ import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Errno;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.ProcessCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -54,7 +56,7 @@ final class KernelCounters {
                 try {
                     return inNamespace(this);
                 } finally {
-                    Sys.close(Sys.errnoSlot(), nsfd);
+                    FileCalls.close(Sys.errnoSlot(), nsfd);
                 }
             }
             return inOwnNamespace(this);
@@ -72,11 +74,11 @@ final class KernelCounters {
         if (iff == null) {
             return new Location(null, -1, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)));
         }
-        int nsfd = Sys.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
+        int nsfd = FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
         if (nsfd >= 0) {
-            int flags = Sys.fcntl(err, nsfd, linux_h.F_GETFD(), 0);
+            int flags = FileCalls.fcntl(err, nsfd, linux_h.F_GETFD(), 0);
             if (flags >= 0) {
-                Sys.fcntl(err, nsfd, linux_h.F_SETFD(), flags | linux_h.FD_CLOEXEC());
+                FileCalls.fcntl(err, nsfd, linux_h.F_SETFD(), flags | linux_h.FD_CLOEXEC());
             }
             return new Location(iff.name(), nsfd, null, null);
         }
@@ -90,7 +92,7 @@ final class KernelCounters {
             MemorySegment.copy(n, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0,
                     Math.min(15, n.length));
             // SAFETY: ifr is a 40-byte struct ifreq alive for the call; SIOCGIFHWADDR writes within it.
-            if (Sys.ioctl(err, tapFd, SIOCGIFHWADDR, ifr) < 0) {
+            if (FileCalls.ioctl(err, tapFd, SIOCGIFHWADDR, ifr) < 0) {
                 return new Location(null, -1, null, "SIOCGIFHWADDR on " + ctx + " failed: " + Errno.name(Sys.errno(err))
                         + ", and the device's namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)");
             }
@@ -139,7 +141,7 @@ final class KernelCounters {
             MemorySegment err = Sys.errnoSlot();
             if (NamespaceThread.home < 0) {
                 try (Arena arena = Arena.ofConfined()) {
-                    NamespaceThread.home = Sys.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
+                    NamespaceThread.home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
                             linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
                 }
                 if (NamespaceThread.home < 0) {
@@ -147,14 +149,14 @@ final class KernelCounters {
                             + Errno.name(Sys.errno(err)));
                 }
             }
-            if (Sys.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
+            if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
                 return new Result(Optional.empty(), "not available: setns into the device's namespace: "
                         + Errno.name(Sys.errno(err)));
             }
             try {
                 return parse(at.name(), "/proc/thread-self/net/dev", "the device's network namespace");
             } finally {
-                Sys.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
+                ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
             }
         });
         try {

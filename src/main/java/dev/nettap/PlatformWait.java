@@ -3,6 +3,8 @@ package dev.nettap;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -68,7 +70,7 @@ final class PlatformWait {
                 r = poll(nanos);
             } finally {
                 if (in.leave()) {
-                    Sys.read(errno, interruptFd, drain, 8); // reset the eventfd for the next wait
+                    FileCalls.read(errno, interruptFd, drain, 8); // reset the eventfd for the next wait
                     if (r != Status.CLOSED) {
                         r = Status.INTERRUPTED;
                     }
@@ -89,7 +91,7 @@ final class PlatformWait {
             pollfd.revents(interruptPfd, (short) 0);
             // SAFETY: pfd holds three pollfd entries in the tap's arena, which outlives every call
             // holding a gate role; the three fds stay open until the gate is quiescent.
-            int r = Sys.poll(errno, pfd, 3, ms);
+            int r = PollCalls.poll(errno, pfd, 3, ms);
             if (r < 0) {
                 if (Sys.errno(errno) == linux_h.EINTR()) {
                     continue;
@@ -134,7 +136,7 @@ final class PlatformWait {
         @Override
         protected void implCloseChannel() throws IOException {
             // Runs on the interrupting thread, while the waiter holds the role: the eventfd is open.
-            Sys.write(Sys.errnoSlot(), interruptFd, one, 8);
+            FileCalls.write(Sys.errnoSlot(), interruptFd, one, 8);
         }
     }
 }

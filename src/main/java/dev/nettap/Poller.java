@@ -4,6 +4,8 @@ import dev.nettap.internal.linux.epoll_event;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Errno;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -53,7 +55,7 @@ final class Poller {
     static synchronized Poller get() throws TapException {
         if (instance == null || instance.dead) {
             MemorySegment err = Sys.errnoSlot();
-            int ep = Sys.epollCreate1(err, linux_h.EPOLL_CLOEXEC());
+            int ep = PollCalls.epollCreate1(err, linux_h.EPOLL_CLOEXEC());
             if (ep < 0) {
                 throw TapException.syscall("epoll_create1", Sys.errno(err), "the nettap poller", null);
             }
@@ -82,7 +84,7 @@ final class Poller {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = event(a, linux_h.EPOLLONESHOT(), id);
             MemorySegment err = Sys.errnoSlot();
-            if (dead || Sys.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0) {
+            if (dead || PollCalls.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0) {
                 targets.remove(id);
                 throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", dead ? linux_h.EBADF() : Sys.errno(err), ctx,
                         dead ? "the poller failed meanwhile" : null);
@@ -93,7 +95,7 @@ final class Poller {
     /** Arms {@code fd} once with the target's prefilled event {@code ev}; false (errno in {@code errno}) on failure. */
     boolean arm(int fd, MemorySegment ev, MemorySegment errno) {
         // SAFETY: ev is one packed epoll_event in the caller's arena, alive for the call.
-        return !dead && Sys.epollCtl(errno, epfd, linux_h.EPOLL_CTL_MOD(), fd, ev) == 0;
+        return !dead && PollCalls.epollCtl(errno, epfd, linux_h.EPOLL_CTL_MOD(), fd, ev) == 0;
     }
 
     /** Removes {@code fd} before it is closed. */
@@ -101,7 +103,7 @@ final class Poller {
         targets.remove(id);
         if (!dead) { // a dead poller's epfd may be closed, and its number reused
             try (Arena a = Arena.ofConfined()) {
-                Sys.epollCtl(Sys.errnoSlot(), epfd, linux_h.EPOLL_CTL_DEL(), fd, event(a, 0, id));
+                PollCalls.epollCtl(Sys.errnoSlot(), epfd, linux_h.EPOLL_CTL_DEL(), fd, event(a, 0, id));
             }
         }
     }
@@ -124,7 +126,7 @@ final class Poller {
             MemorySegment err = Sys.newErrnoSlot(Arena.global());
             long stride = epoll_event.sizeof();
             while (true) {
-                int n = Sys.epollWait(err, epfd, events, max, -1);
+                int n = PollCalls.epollWait(err, epfd, events, max, -1);
                 if (n < 0) {
                     int e = Sys.errno(err);
                     if (e == linux_h.EINTR()) {
@@ -178,7 +180,7 @@ final class Poller {
         }
         targets.clear();
         if (errno != linux_h.EBADF()) {
-            Sys.close(Sys.errnoSlot(), epfd);
+            FileCalls.close(Sys.errnoSlot(), epfd);
         }
     }
 }

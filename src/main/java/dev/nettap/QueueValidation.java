@@ -2,6 +2,7 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,7 +41,7 @@ final class QueueValidation {
             previous = vnetHdrSize(err, fd, ctx, arena);
             if (previous != VirtioNetHdr.SIZE) {
                 MemorySegment sz = arena.allocateFrom(ValueLayout.JAVA_INT, VirtioNetHdr.SIZE);
-                if (Sys.ioctl(err, fd, linux_h.TUNSETVNETHDRSZ(), sz) < 0) {
+                if (FileCalls.ioctl(err, fd, linux_h.TUNSETVNETHDRSZ(), sz) < 0) {
                     int e = Sys.errno(err);
                     throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNSETVNETHDRSZ", e, ctx,
                             "cannot set the 12-byte virtio-net header");
@@ -56,29 +57,29 @@ final class QueueValidation {
             }
         }
         // Receive offloads off: the kernel completes checksums and segments before handing frames over.
-        if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
+        if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
             throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), ctx, null);
         }
         return new Queue(name, mode, previous);
     }
 
     private static void setFdFlags(MemorySegment err, int fd, String ctx) throws TapException {
-        int fdFlags = Sys.fcntl(err, fd, linux_h.F_GETFD(), 0);
+        int fdFlags = FileCalls.fcntl(err, fd, linux_h.F_GETFD(), 0);
         if (fdFlags < 0) {
             int e = Sys.errno(err);
             throw TapException.syscall(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
                     e == linux_h.EBADF() ? "not an open file descriptor" : null);
         }
         if ((fdFlags & linux_h.FD_CLOEXEC()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
+                && FileCalls.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
             throw TapException.syscall("fcntl(F_SETFD, FD_CLOEXEC)", Sys.errno(err), ctx, null);
         }
-        int fl = Sys.fcntl(err, fd, linux_h.F_GETFL(), 0);
+        int fl = FileCalls.fcntl(err, fd, linux_h.F_GETFL(), 0);
         if (fl < 0) {
             throw TapException.syscall("fcntl(F_GETFL)", Sys.errno(err), ctx, null);
         }
         if ((fl & linux_h.O_NONBLOCK()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0) {
+                && FileCalls.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0) {
             throw TapException.syscall("fcntl(F_SETFL, O_NONBLOCK)", Sys.errno(err), ctx, null);
         }
     }
@@ -108,7 +109,7 @@ final class QueueValidation {
 
     private static int vnetHdrSize(MemorySegment err, int fd, String ctx, Arena arena) throws TapException {
         MemorySegment sz = arena.allocate(ValueLayout.JAVA_INT);
-        if (Sys.ioctl(err, fd, linux_h.TUNGETVNETHDRSZ(), sz) < 0) {
+        if (FileCalls.ioctl(err, fd, linux_h.TUNGETVNETHDRSZ(), sz) < 0) {
             int e = Sys.errno(err);
             throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNGETVNETHDRSZ", e, ctx, null);
         }

@@ -2,6 +2,8 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -198,17 +200,17 @@ public final class Tap implements AutoCloseable {
         try {
             QueueValidation.Queue q = QueueValidation.validate(err, fd, handle.expectedMode(), ctx);
             for (int i = 0; i < eventFds.length; i++) {
-                eventFds[i] = Sys.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+                eventFds[i] = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
                 if (eventFds[i] < 0) {
                     throw TapException.syscall("eventfd", Sys.errno(err), ctx, null);
                 }
             }
             return new Tap(fd, eventFds, q, handle.origin(), arena);
         } catch (Throwable e) {
-            Sys.close(err, fd);
+            FileCalls.close(err, fd);
             for (int efd : eventFds) {
                 if (efd >= 0) {
-                    Sys.close(err, efd);
+                    FileCalls.close(err, efd);
                 }
             }
             arena.close();
@@ -569,15 +571,15 @@ public final class Tap implements AutoCloseable {
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.
-            Sys.write(err, closeFd, wakeValue, 8);
+            FileCalls.write(err, closeFd, wakeValue, 8);
             virtualWait.close();
         } finally {
             try {
                 gate.awaitQuiescent();
-                Sys.close(err, fd);
-                Sys.close(err, closeFd);
-                Sys.close(err, interruptFds[0]);
-                Sys.close(err, interruptFds[1]);
+                FileCalls.close(err, fd);
+                FileCalls.close(err, closeFd);
+                FileCalls.close(err, interruptFds[0]);
+                FileCalls.close(err, interruptFds[1]);
                 arena.close();
             } finally {
                 gate.markClosed();

@@ -3,6 +3,7 @@ package dev.nettap;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.PollCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
@@ -118,7 +119,7 @@ final class VirtualWait implements Poller.Target {
             MemorySegment p = readable ? probeIn : probeOut;
             pollfd.revents(p, (short) 0);
             // SAFETY: the fd is open while this is not closed; p lives in the tap's arena.
-            if (Sys.poll(errno, p, 1, 0) < 0) {
+            if (PollCalls.poll(errno, p, 1, 0) < 0) {
                 return Status.TIMEOUT; // EINTR (or ENOMEM): treat as not ready; the wait that follows decides
             }
             short rev = pollfd.revents(p);

@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.internal.sys.ProcessCalls;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,7 +18,7 @@ public final class StatisticsChild {
 
     public static void main(String[] args) throws Exception {
         int n = Integer.parseInt(args[0]);
-        System.out.println("uid " + dev.nettap.internal.sys.Sys.geteuid());
+        System.out.println("uid " + dev.nettap.internal.sys.ProcessCalls.geteuid());
         try (Tap tap = Tap.open(TapHandle.ofInheritedFd(3)); Arena arena = Arena.ofConfined()) {
             MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
             MemorySegment frame = arena.allocate(60);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.tool.ScratchNamespace;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
@@ -94,12 +95,12 @@ class StatisticsKernelTest {
         int pid;
         try (TapHandle h = TapHandle.createInNamespace(ns.path(), device, TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE)) {
             ns.ip("link", "set", device, "up");
-            int forChild = Sys.fcntl(Sys.errnoSlot(), h.fd(), linux_h.F_DUPFD_CLOEXEC(), 10);
+            int forChild = FileCalls.fcntl(Sys.errnoSlot(), h.fd(), linux_h.F_DUPFD_CLOEXEC(), 10);
             assertTrue(forChild >= 10);
             try {
                 pid = Spawn.spawnWithFd3(cmd, forChild, out);
             } finally {
-                Sys.close(Sys.errnoSlot(), forChild);
+                FileCalls.close(Sys.errnoSlot(), forChild);
             }
         }
         int exit = Spawn.waitFor(pid, Duration.ofSeconds(90));

@@ -10,6 +10,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.SocketCalls;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.io.IOException;
@@ -403,7 +406,7 @@ class TapContractKernelTest {
             p.register(efd, key, this, "injected eventfd " + efd);
             assertTrue(p.arm(efd, Poller.event(arena, linux_h.EPOLLIN() | linux_h.EPOLLONESHOT(), key),
                     Sys.newErrnoSlot(arena)));
-            assertEquals(8, Sys.write(Sys.errnoSlot(), efd, arena.allocateFrom(ValueLayout.JAVA_LONG, 1L), 8));
+            assertEquals(8, FileCalls.write(Sys.errnoSlot(), efd, arena.allocateFrom(ValueLayout.JAVA_LONG, 1L), 8));
         }
     }
 
@@ -422,8 +425,8 @@ class TapContractKernelTest {
     void thePollerSurvivesAThrowingWakeUpAndAFailedEpollWait() throws Exception {
         Tap[] t = bridged("ntp0", "ntp1");
         MemorySegment err = Sys.errnoSlot();
-        int efd1 = Sys.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
-        int efd2 = Sys.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+        int efd1 = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+        int efd2 = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
         try (Tap a = t[0]; Tap b = t[1]) {
             MemorySegment h = hdr(), frame = arena.allocate(60), buf = arena.allocate(2048);
             broadcast(frame, 7);
@@ -448,7 +451,7 @@ class TapContractKernelTest {
             // 2. epoll_wait itself fails (its fd is closed under it): waiters get WAIT_FAILED, not a hang.
             AtomicLong second = new AtomicLong(99);
             reader = parkedReader(b, second);
-            Injected breaker = new Injected(() -> Sys.close(Sys.errnoSlot(), p.epfd()));
+            Injected breaker = new Injected(() -> FileCalls.close(Sys.errnoSlot(), p.epfd()));
             breaker.trigger(p, efd2, arena);
             reader.join(30_000);
             assertFalse(reader.isAlive());
@@ -463,8 +466,8 @@ class TapContractKernelTest {
             assertEquals(Tap.READY, third.get());
             assertNotSame(p, Poller.get());
         } finally {
-            Sys.close(err, efd1);
-            Sys.close(err, efd2);
+            FileCalls.close(err, efd1);
+            FileCalls.close(err, efd2);
         }
     }
 
@@ -483,13 +486,13 @@ class TapContractKernelTest {
             byte[] p = path.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
             MemorySegment.copy(p, 0, dev.nettap.internal.linux.sockaddr_un.sun_path(addr), ValueLayout.JAVA_BYTE, 0, p.length);
             int len = (int) dev.nettap.internal.linux.sockaddr_un.sizeof();
-            listener = Sys.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
-            assertEquals(0, Sys.bind(err, listener, addr, len));
-            assertEquals(0, Sys.listen(err, listener, 0));
+            listener = SocketCalls.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
+            assertEquals(0, SocketCalls.bind(err, listener, addr, len));
+            assertEquals(0, SocketCalls.listen(err, listener, 0));
             for (int i = 0; i < 64; i++) { // fill the backlog: the next connect would block
-                int c = Sys.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
+                int c = SocketCalls.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
                 clients.add(c);
-                if (Sys.connect(err, c, addr, len) < 0) {
+                if (SocketCalls.connect(err, c, addr, len) < 0) {
                     assertEquals(linux_h.EAGAIN(), Sys.errno(err));
                     break;
                 }
@@ -506,10 +509,10 @@ class TapContractKernelTest {
             KernelFixtures.assertNoLeak(before);
         } finally {
             for (int c : clients) {
-                Sys.close(err, c);
+                FileCalls.close(err, c);
             }
             if (listener >= 0) {
-                Sys.close(err, listener);
+                FileCalls.close(err, listener);
             }
             java.nio.file.Files.deleteIfExists(path);
             java.nio.file.Files.deleteIfExists(dir);
@@ -522,11 +525,11 @@ class TapContractKernelTest {
         try (Arena a = Arena.ofConfined()) {
             for (Throwable injected : new Throwable[] {new OutOfMemoryError("injected"), new IllegalStateException("injected")}) {
                 MemorySegment sv = a.allocate(ValueLayout.JAVA_INT, 2);
-                assertEquals(0, Sys.socketpair(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0, sv));
+                assertEquals(0, SocketCalls.socketpair(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0, sv));
                 int s0 = sv.getAtIndex(ValueLayout.JAVA_INT, 0), s1 = sv.getAtIndex(ValueLayout.JAVA_INT, 1);
                 int[] files = new int[3];
                 for (int i = 0; i < 3; i++) {
-                    files[i] = Sys.open(err, a.allocateFrom("/dev/null"), linux_h.O_RDWR() | linux_h.O_CLOEXEC());
+                    files[i] = FileCalls.open(err, a.allocateFrom("/dev/null"), linux_h.O_RDWR() | linux_h.O_CLOEXEC());
                 }
                 try {
                     Map<Integer, String> before = KernelFixtures.openFds();
@@ -547,10 +550,10 @@ class TapContractKernelTest {
                     KernelFixtures.assertNoLeak(before); // the adopted one, the failed one and the third: all closed
                 } finally {
                     for (int f : files) {
-                        Sys.close(err, f);
+                        FileCalls.close(err, f);
                     }
-                    Sys.close(err, s0);
-                    Sys.close(err, s1);
+                    FileCalls.close(err, s0);
+                    FileCalls.close(err, s1);
                 }
             }
         }

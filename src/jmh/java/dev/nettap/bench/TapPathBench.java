@@ -7,6 +7,7 @@ import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
 import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.VectorIo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -102,7 +103,7 @@ public class TapPathBench {
      */
     @Benchmark
     public long rawWritev(Writer w) {
-        return Sys.writev(w.errno, w.fd, w.iov, 2);
+        return VectorIo.writev(w.errno, w.fd, w.iov, 2);
     }
 
     @Benchmark

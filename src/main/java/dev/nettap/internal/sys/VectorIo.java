@@ -3,6 +3,7 @@ package dev.nettap.internal.sys;
 import static dev.nettap.internal.linux.linux_h.C_LONG;
 import static dev.nettap.internal.linux.linux_h.C_POINTER;
 
+import dev.nettap.internal.linux.linux_h;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
@@ -112,6 +113,30 @@ public final class VectorIo {
             return (long) LARGE.invokeExact(errno, NR_WRITEV, (long) fd, iov, (long) iovcnt, keep);
         } catch (RuntimeException e) {
             throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static final MethodHandle READV = Sys.errnoHandle(linux_h.readv$address(), linux_h.readv$descriptor());
+    private static final MethodHandle WRITEV = Sys.errnoHandle(linux_h.writev$address(), linux_h.writev$descriptor());
+
+    /**
+     * Plain {@code readv(fd, iov, iovcnt)}: keeps nothing alive, so every iovec must point at memory
+     * the caller otherwise guarantees for the call (its own confined or global memory).
+     */
+    public static long readv(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
+        try {
+            return (long) READV.invokeExact(errno, fd, iov, iovcnt);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Plain {@code writev(fd, iov, iovcnt)}, as {@link #readv(MemorySegment, int, MemorySegment, int)}. */
+    public static long writev(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
+        try {
+            return (long) WRITEV.invokeExact(errno, fd, iov, iovcnt);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
