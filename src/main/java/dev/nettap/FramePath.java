@@ -28,8 +28,7 @@ import java.lang.foreign.ValueLayout;
  * sends part of a buffer needs no slice.
  */
 final class FramePath {
-    /** The most caller segments per call. */
-    static final int MAX_SEGMENTS = 64;
+    private static final int MAX_SEGMENTS = Segments.MAX_SEGMENTS;
     private static final long HDR = VirtioNetHdr.SIZE;
     private static final long IOV_SIZE = iovec.sizeof();
     private static final long IOV_BASE = iovec.iov_base$offset();

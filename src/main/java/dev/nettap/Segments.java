@@ -12,6 +12,9 @@ import java.lang.foreign.MemorySegment;
 final class Segments {
     private Segments() {}
 
+    /** The most caller segments per call: the size of each direction's iovec table, less the header's entry. */
+    static final int MAX_SEGMENTS = 64;
+
     static void checkHeader(MemorySegment hdr, boolean kernelWrites) {
         checkNative(hdr, "header", -1, kernelWrites);
         if (hdr.byteSize() != VirtioNetHdr.SIZE) {
@@ -37,10 +40,10 @@ final class Segments {
 
     /** Checks a scatter list and returns its total size. */
     static long checkScatter(MemorySegment[] bufs, int count, boolean kernelWrites) {
-        if (count < 1 || count > FramePath.MAX_SEGMENTS || count > bufs.length) {
+        if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
             throw new IllegalArgumentException("segment count " + count + " out of range 1.."
-                    + Math.min(FramePath.MAX_SEGMENTS, bufs.length) + " (the iovec table holds "
-                    + FramePath.MAX_SEGMENTS + ")");
+                    + Math.min(MAX_SEGMENTS, bufs.length) + " (the iovec table holds "
+                    + MAX_SEGMENTS + ")");
         }
         long total = 0;
         for (int i = 0; i < count; i++) {

@@ -135,7 +135,7 @@ public final class Tap implements AutoCloseable {
     public static final long READY = Status.READY;
 
     /** The most segments one read or write accepts: the iovec table preallocated per direction. */
-    public static final int MAX_SEGMENTS = FramePath.MAX_SEGMENTS;
+    public static final int MAX_SEGMENTS = Segments.MAX_SEGMENTS;
 
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
