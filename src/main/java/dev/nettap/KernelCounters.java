@@ -53,11 +53,7 @@ final class KernelCounters {
                 return new Result(Optional.empty(), "not available: " + unavailable);
             }
             if (nsfd >= 0) {
-                try {
-                    return inNamespace(this);
-                } finally {
-                    FileCalls.close(Sys.errnoSlot(), nsfd);
-                }
+                return inNamespace(this); // the namespace thread closes nsfd when done with it
             }
             return inOwnNamespace(this);
         }
@@ -137,28 +133,19 @@ final class KernelCounters {
     }
 
     private static Result inNamespace(Location at) {
-        Future<Result> f = NamespaceThread.EXECUTOR.submit(() -> {
-            MemorySegment err = Sys.errnoSlot();
-            if (NamespaceThread.home < 0) {
-                try (Arena arena = Arena.ofConfined()) {
-                    NamespaceThread.home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
-                            linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
+        Future<Result> f;
+        try {
+            f = NamespaceThread.EXECUTOR.submit(() -> {
+                try {
+                    return inNamespaceThread(at);
+                } finally {
+                    FileCalls.close(Sys.errnoSlot(), at.nsfd());
                 }
-                if (NamespaceThread.home < 0) {
-                    return new Result(Optional.empty(), "not available: open /proc/thread-self/ns/net: "
-                            + Errno.name(Sys.errno(err)));
-                }
-            }
-            if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
-                return new Result(Optional.empty(), "not available: setns into the device's namespace: "
-                        + Errno.name(Sys.errno(err)));
-            }
-            try {
-                return parse(at.name(), "/proc/thread-self/net/dev", "the device's network namespace");
-            } finally {
-                ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
-            }
-        });
+            });
+        } catch (Throwable t) {
+            FileCalls.close(Sys.errnoSlot(), at.nsfd());
+            throw t;
+        }
         try {
             return f.get(NS_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -166,6 +153,30 @@ final class KernelCounters {
             return new Result(Optional.empty(), "not available: interrupted while reading");
         } catch (Exception e) {
             return new Result(Optional.empty(), "not available: " + e);
+        }
+    }
+
+    /** On the namespace thread: enter the device's namespace, read, come back. */
+    private static Result inNamespaceThread(Location at) {
+        MemorySegment err = Sys.errnoSlot();
+        if (NamespaceThread.home < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                NamespaceThread.home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
+                        linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
+            }
+            if (NamespaceThread.home < 0) {
+                return new Result(Optional.empty(), "not available: open /proc/thread-self/ns/net: "
+                        + Errno.name(Sys.errno(err)));
+            }
+        }
+        if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
+            return new Result(Optional.empty(), "not available: setns into the device's namespace: "
+                    + Errno.name(Sys.errno(err)));
+        }
+        try {
+            return parse(at.name(), "/proc/thread-self/net/dev", "the device's network namespace");
+        } finally {
+            ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
         }
     }
 
