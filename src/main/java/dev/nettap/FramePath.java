@@ -135,7 +135,12 @@ final class FramePath {
             }
             long n;
             try {
-                n = reads ? VectorIo.readv(errno, fd, iov, count + 1, k) : VectorIo.writev(errno, fd, iov, count + 1, k);
+                if (kept <= VectorIo.KEEP_SMALL) { // header and buffers from one or two arenas: registers only
+                    n = reads ? VectorIo.readv(errno, fd, iov, count + 1, k[0], k[1])
+                            : VectorIo.writev(errno, fd, iov, count + 1, k[0], k[1]);
+                } else {
+                    n = reads ? VectorIo.readv(errno, fd, iov, count + 1, k) : VectorIo.writev(errno, fd, iov, count + 1, k);
+                }
             } catch (IllegalStateException e) {
                 throw Segments.closedDuringCall(e);
             } finally {
