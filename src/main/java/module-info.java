@@ -17,7 +17,7 @@
  * {@snippet lang=java id=readme :
  *   try (Tap tap = Tap.open(TapHandle.create("vm0"));          // TUNSETIFF TAP|NO_PI|VNET_HDR, validated
  *        Arena arena = Arena.ofConfined()) {
- *       MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+ *       MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
  *       MemorySegment frame = arena.allocate(65535);
  *       if (tap.awaitReadable(Duration.ofMillis(100)) == Tap.READY) {
  *           long n = tap.read(hdr, frame);   // bytes, or WOULD_BLOCK / DEVICE_GONE
@@ -83,7 +83,7 @@
  *       }
  *   }
  *   // Sending side (the fds stay the sender's; the receiver gets duplicates)
- *   FdPassing.send(Path.of("/run/vmm.sock"), "vm0", tap0.fd(), tap1.fd());
+ *   FdPassing.send(Path.of("/run/vmm.sock"), "vm0", Duration.ofSeconds(5), tap0.fd(), tap1.fd());
  * }
  *
  * <h3>A multi-queue device</h3>

@@ -7,6 +7,9 @@ import dev.nettap.internal.linux.msghdr;
 import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.linux.sockaddr_un;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.SocketCalls;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -18,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Hands TAP queues between processes over Unix domain sockets with {@code SCM_RIGHTS}: one message
@@ -134,26 +138,26 @@ public final class FdPassing {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int listener = Sys.socket(err, linux_h.AF_UNIX(),
+            int listener = SocketCalls.socket(err, linux_h.AF_UNIX(),
                     linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
             if (listener < 0) {
                 throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
             }
             boolean bound = false;
             try {
-                if (Sys.bind(err, listener, addr, (int) sockaddr_un.sizeof()) < 0) {
+                if (SocketCalls.bind(err, listener, addr, (int) sockaddr_un.sizeof()) < 0) {
                     int e = Sys.errno(err);
                     throw TapException.syscall("bind", e, where, e == linux_h.EADDRINUSE()
                             ? "a file is already there (a stale socket?): remove it or choose another path" : null);
                 }
                 bound = true;
-                if (Sys.listen(err, listener, 1) < 0) {
+                if (SocketCalls.listen(err, listener, 1) < 0) {
                     throw TapException.syscall("listen", Sys.errno(err), where, null);
                 }
                 int conn;
                 while (true) {
                     awaitReadable(err, arena, listener, deadline, where, "no sender connected");
-                    conn = Sys.accept4(err, listener, MemorySegment.NULL, MemorySegment.NULL,
+                    conn = SocketCalls.accept4(err, listener, MemorySegment.NULL, MemorySegment.NULL,
                             linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK());
                     if (conn >= 0) {
                         break;
@@ -166,10 +170,10 @@ public final class FdPassing {
                 try {
                     return receive(conn, maxFds, deadline, where, MAX_FDS);
                 } finally {
-                    Sys.close(err, conn);
+                    FileCalls.close(err, conn);
                 }
             } finally {
-                Sys.close(err, listener);
+                FileCalls.close(err, listener);
                 if (bound) {
                     try {
                         Files.deleteIfExists(socketPath);
@@ -181,8 +185,22 @@ public final class FdPassing {
         }
     }
 
+    /** Makes a handle of a received fd; closes the fd itself when it throws a {@link TapException}. */
+    @FunctionalInterface
+    interface Adopter {
+        TapHandle adopt(int fd, String origin) throws TapException;
+    }
+
+    private static final Adopter ADOPT = (fd, origin) -> TapHandle.adopt(fd, origin, null);
+
     /** The receive itself; {@code controlFds} sizes the control buffer (tests shrink it to force MSG_CTRUNC). */
     static Received receive(int sock, int maxFds, long deadline, String where, int controlFds) throws TapException {
+        return receive(sock, maxFds, deadline, where, controlFds, ADOPT);
+    }
+
+    /** As above with the handle factory given (tests inject failures with it). */
+    static Received receive(int sock, int maxFds, long deadline, String where, int controlFds, Adopter adopter)
+            throws TapException {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment data = arena.allocate(MAX_LABEL_BYTES + 1);
@@ -205,7 +223,7 @@ public final class FdPassing {
                 // SAFETY: msg, iov, data and control live in this confined arena until the method
                 // returns; iov_len and msg_controllen are exactly their segments' sizes, so the
                 // kernel writes only inside them.
-                n = Sys.recvmsg(err, sock, msg, linux_h.MSG_CMSG_CLOEXEC() | linux_h.MSG_DONTWAIT());
+                n = SocketCalls.recvmsg(err, sock, msg, linux_h.MSG_CMSG_CLOEXEC() | linux_h.MSG_DONTWAIT());
                 if (n >= 0) {
                     break;
                 }
@@ -215,42 +233,79 @@ public final class FdPassing {
                             e == linux_h.ENOTSOCK() ? "not a socket" : e == linux_h.EBADF() ? "not an open file descriptor" : null);
                 }
             }
-            List<Integer> fds = collectFds(control, Math.min(msghdr.msg_controllen(msg), controlLen));
-            int flags = msghdr.msg_flags(msg);
-            String label = label(data, n);
-            if ((flags & linux_h.MSG_CTRUNC()) != 0) {
-                closeAll(err, fds);
-                throw new TapException(TapException.Kind.TRUNCATED, "recvmsg", 0, where,
-                        "the message on " + where + " had its control data truncated (MSG_CTRUNC: more fds or"
-                                + " control messages than the buffer held); the " + fds.size() + " fd(s) that arrived were closed");
-            }
-            if (n == 0 && fds.isEmpty()) {
-                throw new TapException(TapException.Kind.PEER_CLOSED, "recvmsg", 0, where,
-                        "the peer on " + where + " closed the connection before sending a message with fds");
-            }
-            if (fds.isEmpty()) {
-                throw new TapException(TapException.Kind.NO_FDS, "recvmsg", 0, where,
-                        "the message on " + where + " (" + n + " bytes, label \"" + label + "\") carried no fd (no SCM_RIGHTS)");
-            }
-            if (fds.size() > maxFds) {
-                closeAll(err, fds);
-                throw new TapException(TapException.Kind.TOO_MANY_FDS, "recvmsg", 0, where,
-                        "the message on " + where + " (label \"" + label + "\") carried " + fds.size()
-                                + " fds, at most " + maxFds + " were asked for; all were closed");
-            }
-            List<TapHandle> handles = new ArrayList<>(fds.size());
+            // From here on the fds in the control buffer are ours: on any Throwable, every one that
+            // no handle owns yet is closed (the walk over the buffer allocates nothing).
+            long valid = Math.min(msghdr.msg_controllen(msg), controlLen);
+            List<TapHandle> handles = null;
+            int consumed = 0; // fds, in message order, whose ownership has moved to a handle (or was closed by adopt)
             try {
+                List<Integer> fds = collectFds(control, valid);
+                int flags = msghdr.msg_flags(msg);
+                String label = label(data, n);
+                if ((flags & linux_h.MSG_CTRUNC()) != 0) {
+                    throw new TapException(TapException.Kind.TRUNCATED, "recvmsg", 0, where,
+                            "the message on " + where + " had its control data truncated (MSG_CTRUNC: more fds or"
+                                    + " control messages than the buffer held); the " + fds.size() + " fd(s) that arrived were closed");
+                }
+                if (n == 0 && fds.isEmpty()) {
+                    throw new TapException(TapException.Kind.PEER_CLOSED, "recvmsg", 0, where,
+                            "the peer on " + where + " closed the connection before sending a message with fds");
+                }
+                if (fds.isEmpty()) {
+                    throw new TapException(TapException.Kind.NO_FDS, "recvmsg", 0, where,
+                            "the message on " + where + " (" + n + " bytes, label \"" + label + "\") carried no fd (no SCM_RIGHTS)");
+                }
+                if (fds.size() > maxFds) {
+                    throw new TapException(TapException.Kind.TOO_MANY_FDS, "recvmsg", 0, where,
+                            "the message on " + where + " (label \"" + label + "\") carried " + fds.size()
+                                    + " fds, at most " + maxFds + " were asked for; all were closed");
+                }
+                handles = new ArrayList<>(fds.size());
                 for (int i = 0; i < fds.size(); i++) {
                     int fd = fds.get(i);
-                    fds.set(i, -1);
-                    handles.add(TapHandle.adopt(fd, "fd " + fd + " received on " + where, null));
+                    TapHandle h;
+                    try {
+                        h = adopter.adopt(fd, "fd " + fd + " received on " + where);
+                    } catch (TapException e) {
+                        consumed = i + 1; // adopt closed it
+                        throw e;
+                    }
+                    handles.add(h); // presized: cannot fail
+                    consumed = i + 1;
                 }
-            } catch (TapException | RuntimeException e) {
-                handles.forEach(TapHandle::close);
-                closeAll(err, fds);
-                throw e;
+                return new Received(handles, label);
+            } catch (Throwable t) {
+                if (handles != null) {
+                    for (TapHandle h : handles) {
+                        h.close();
+                    }
+                }
+                closeControlFds(err, control, valid, consumed);
+                throw t;
             }
-            return new Received(handles, label);
+        }
+    }
+
+    /** Closes every fd of the {@code SCM_RIGHTS} messages in {@code control} from the {@code skip}-th on, allocating nothing. */
+    private static void closeControlFds(MemorySegment err, MemorySegment control, long len, int skip) {
+        long off = 0;
+        int index = 0;
+        while (off + CMSG_HDR <= len) {
+            long cmsgLen = control.get(ValueLayout.JAVA_LONG, off + cmsghdr.cmsg_len$offset());
+            if (cmsgLen < CMSG_HDR || off + cmsgLen > len) {
+                break;
+            }
+            int level = control.get(ValueLayout.JAVA_INT, off + cmsghdr.cmsg_level$offset());
+            int type = control.get(ValueLayout.JAVA_INT, off + cmsghdr.cmsg_type$offset());
+            if (level == linux_h.SOL_SOCKET() && type == linux_h.SCM_RIGHTS()) {
+                long count = (cmsgLen - CMSG_HDR) / 4;
+                for (long i = 0; i < count; i++, index++) {
+                    if (index >= skip) {
+                        FileCalls.close(err, control.get(ValueLayout.JAVA_INT, off + CMSG_HDR + 4 * i));
+                    }
+                }
+            }
+            off += align(cmsgLen);
         }
     }
 
@@ -273,14 +328,6 @@ public final class FdPassing {
             off += align(cmsgLen);
         }
         return fds;
-    }
-
-    private static void closeAll(MemorySegment err, List<Integer> fds) {
-        for (int fd : fds) {
-            if (fd >= 0) {
-                Sys.close(err, fd);
-            }
-        }
     }
 
     private static String label(MemorySegment data, long n) {
@@ -321,43 +368,74 @@ public final class FdPassing {
     /**
      * Connects to the Unix domain socket at {@code socketPath} (a receiver waiting in
      * {@link #receive(Path, int, Duration)}, or any service that takes fds this way), sends
-     * {@code fds} and {@code label} in one message, and closes the connection. The fds stay the
-     * caller's.
+     * {@code fds} and {@code label} in one message, and closes the connection, all within
+     * {@code timeout}: a listener that never accepts (its backlog full) or never reads cannot hold
+     * the caller longer. The fds stay the caller's.
      *
      * @param socketPath the listening socket, at most 107 bytes
      * @param label      as for {@link #send(int, String, int...)}
+     * @param timeout    how long connecting and sending may take in all; not negative
      * @param fds        1 to {@value #MAX_FDS} open fds
      * @throws IllegalArgumentException if an argument is out of range
-     * @throws TapException             of kind {@link TapException.Kind#SYSCALL}: {@code ENOENT} or
-     *                                  {@code ECONNREFUSED} when nobody listens there, or a failed
-     *                                  {@code sendmsg}
+     * @throws TapException             of kind {@link TapException.Kind#TIMEOUT} when the timeout
+     *                                  passed first, or {@link TapException.Kind#SYSCALL}:
+     *                                  {@code ENOENT} or {@code ECONNREFUSED} when nobody listens
+     *                                  there, or a failed {@code sendmsg}
      */
-    public static void send(Path socketPath, String label, int... fds) throws TapException {
+    public static void send(Path socketPath, String label, Duration timeout, int... fds) throws TapException {
         byte[] payload = payload(label);
         checkFds(fds);
+        long deadline = deadline(timeout);
         Platform.requireLinux();
         String where = socketPath.toString();
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int sock = Sys.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
+            int sock = SocketCalls.socket(err, linux_h.AF_UNIX(),
+                    linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
             if (sock < 0) {
                 throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
             }
             try {
-                if (Sys.connect(err, sock, addr, (int) sockaddr_un.sizeof()) < 0) {
+                long backoff = 1_000_000; // a full backlog gives EAGAIN, and poll cannot wait for room: retry
+                while (SocketCalls.connect(err, sock, addr, (int) sockaddr_un.sizeof()) < 0) {
                     int e = Sys.errno(err);
-                    throw TapException.syscall("connect", e, where,
-                            e == linux_h.ENOENT() || e == linux_h.ECONNREFUSED() ? "nobody listens there (yet)" : null);
+                    if (e == linux_h.EINTR()) {
+                        continue;
+                    }
+                    if (e == linux_h.EINPROGRESS()) {
+                        awaitPoll(err, arena, sock, linux_h.POLLOUT(), deadline, where, "the connection was not accepted");
+                        break;
+                    }
+                    if (e != linux_h.EAGAIN()) {
+                        throw TapException.syscall("connect", e, where,
+                                e == linux_h.ENOENT() || e == linux_h.ECONNREFUSED() ? "nobody listens there (yet)" : null);
+                    }
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        throw new TapException(TapException.Kind.TIMEOUT, "connect", e, where,
+                                "the listener on " + where + " did not take the connection within the timeout"
+                                        + " (its backlog is full: it does not accept)");
+                    }
+                    LockSupport.parkNanos(Math.min(left, backoff));
+                    backoff = Math.min(backoff * 2, 50_000_000);
                 }
-                send(sock, payload, fds, where);
+                send(sock, payload, fds, where, deadline);
             } finally {
-                Sys.close(err, sock);
+                FileCalls.close(err, sock);
             }
         }
     }
 
     private static void send(int sock, byte[] payload, int[] fds, String where) throws TapException {
+        send(sock, payload, fds, where, 0);
+    }
+
+    /**
+     * The {@code sendmsg} loop; with a {@code deadline} (not 0) the socket is non-blocking and a
+     * full buffer waits in {@code poll} until then.
+     */
+    private static void send(int sock, byte[] payload, int[] fds, String where, long deadline) throws TapException {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment data = arena.allocate(payload.length);
@@ -383,10 +461,14 @@ public final class FdPassing {
                 msghdr.msg_controllen(msg, sent == 0 ? controlLen : 0);
                 // SAFETY: msg, iov, data and control live in this confined arena until the method
                 // returns; every length is the size of the segment it describes.
-                long n = Sys.sendmsg(err, sock, msg, linux_h.MSG_NOSIGNAL());
+                long n = SocketCalls.sendmsg(err, sock, msg, linux_h.MSG_NOSIGNAL());
                 if (n < 0) {
                     int e = Sys.errno(err);
                     if (e == linux_h.EINTR()) {
+                        continue;
+                    }
+                    if (e == linux_h.EAGAIN() && deadline != 0) {
+                        awaitPoll(err, arena, sock, linux_h.POLLOUT(), deadline, where, "the receiver did not read");
                         continue;
                     }
                     throw TapException.syscall("sendmsg(SCM_RIGHTS)", e, where,
@@ -442,14 +524,20 @@ public final class FdPassing {
     /** Waits in {@code poll} until {@code fd} is readable (or hung up) or the deadline passes. */
     private static void awaitReadable(MemorySegment err, Arena arena, int fd, long deadline, String where, String what)
             throws TapException {
+        awaitPoll(err, arena, fd, linux_h.POLLIN(), deadline, where, what);
+    }
+
+    /** Waits in {@code poll} until {@code fd} reports {@code events} (or an error) or the deadline passes. */
+    private static void awaitPoll(MemorySegment err, Arena arena, int fd, int events, long deadline, String where,
+                                  String what) throws TapException {
         MemorySegment pfd = pollfd.allocate(arena);
         while (true) {
             long left = deadline - System.nanoTime();
             int ms = left <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
             pollfd.fd(pfd, fd);
-            pollfd.events(pfd, (short) linux_h.POLLIN());
+            pollfd.events(pfd, (short) events);
             pollfd.revents(pfd, (short) 0);
-            int r = Sys.poll(err, pfd, 1, ms);
+            int r = PollCalls.poll(err, pfd, 1, ms);
             if (r < 0) {
                 int e = Sys.errno(err);
                 if (e == linux_h.EINTR()) {

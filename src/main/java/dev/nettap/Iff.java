@@ -2,7 +2,7 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
-import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +20,7 @@ record Iff(String name, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ifr = ifreq.allocate(arena);
             // SAFETY: ifr is a 40-byte struct ifreq alive for the call; TUNGETIFF writes within it.
-            if (Sys.ioctl(err, fd, linux_h.TUNGETIFF(), ifr) < 0) {
+            if (FileCalls.ioctl(err, fd, linux_h.TUNGETIFF(), ifr) < 0) {
                 return null;
             }
             return new Iff(ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)).getString(0, StandardCharsets.UTF_8),

@@ -2,6 +2,8 @@ package dev.nettap;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.ProcessCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -85,7 +87,7 @@ final class InNamespace {
         String ctx = "network namespace " + netns;
         int nsfd;
         try (Arena arena = Arena.ofConfined()) {
-            nsfd = Sys.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
+            nsfd = FileCalls.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
         }
         if (nsfd < 0) {
             int e = Sys.errno(err);
@@ -95,14 +97,14 @@ final class InNamespace {
         try {
             enter(err, nsfd, ctx);
         } finally {
-            Sys.close(err, nsfd);
+            FileCalls.close(err, nsfd);
         }
         return null;
     }
 
     /** {@code setns(nsfd, CLONE_NEWNET)} on this (dedicated) thread; EINVAL means "not a netns". */
     private static void enter(MemorySegment err, int nsfd, String ctx) throws TapException {
-        if (Sys.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
+        if (ProcessCalls.setns(err, nsfd, linux_h.CLONE_NEWNET()) < 0) {
             int e = Sys.errno(err);
             if (e == linux_h.EINVAL()) {
                 throw TapException.syscall(TapException.Kind.NOT_A_NAMESPACE, "setns(CLONE_NEWNET)", e, ctx,

@@ -1,60 +1,202 @@
 package dev.nettap;
 
+import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.Errno;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.ProcessCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
- * Reads a TAP device's kernel counters. The device may live in any network namespace (and may have
- * moved since it was opened): {@code TUNGETDEVNETNS} gives its namespace as an fd, a short-lived
- * thread enters it and reads {@code /proc/thread-self/net/dev}, the per-namespace counter table.
+ * Reads a TAP device's kernel counters, with or without privileges, in two steps: {@link #locate}
+ * asks the queue's fd where its device is (a few {@code ioctl}s, while the fd is held open), and
+ * {@link Location#read()} reads the counters afterwards without the fd, so reading them never
+ * delays {@link Tap#close()}.
+ *
+ * <ul>
+ * <li>With {@code CAP_NET_ADMIN} over the device's namespace, {@code TUNGETDEVNETNS} gives that
+ *     namespace as an fd, and one long-lived daemon thread ({@code nettap-counters}, started on
+ *     first use, never one per call) enters it, reads {@code /proc/thread-self/net/dev} and returns
+ *     to its own namespace.</li>
+ * <li>Without it ({@code EPERM}: a VMM that was handed the fd), the device is looked up in this
+ *     process's own namespace, and trusted only if its hardware address (sysfs) equals the one
+ *     {@code SIOCGIFHWADDR} reports through the fd, so a same-named device elsewhere is not taken
+ *     for it. A TUN device has no hardware address: its counters are then not available.</li>
+ * </ul>
  */
 final class KernelCounters {
     private KernelCounters() {}
 
-    static TapStatistics.Kernel read(int tapFd, String openName) throws TapException {
-        MemorySegment err = Sys.errnoSlot();
-        String ctx = "\"" + openName + "\" (fd " + tapFd + ")";
-        // The device may have been renamed since it was opened (and another took its old name): ask now.
-        Iff iff = Iff.query(err, tapFd);
-        if (iff == null) {
-            throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
-        }
-        String name = iff.name();
-        int nsfd = Sys.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
-        if (nsfd < 0) {
-            int e = Sys.errno(err);
-            throw TapException.syscall("TUNGETDEVNETNS", e, ctx,
-                    e == linux_h.EPERM() ? "reading the device's namespace needs CAP_NET_ADMIN" : null);
-        }
-        try {
-            return InNamespace.call(nsfd, "the network namespace of " + ctx, () -> parse(name, ctx));
-        } finally {
-            Sys.close(err, nsfd);
+    /** {@code SIOCGIFHWADDR} from {@code <linux/sockios.h>} (not among the generated constants). */
+    private static final long SIOCGIFHWADDR = 0x8927;
+    private static final long NS_TIMEOUT_SECONDS = 5;
+
+    /** Where the device's counters are: a namespace fd (owned), or a name and MAC in our namespace, or nowhere. */
+    record Location(String name, int nsfd, byte[] mac, String unavailable) {
+        /** The counters; closes {@link #nsfd}. Never throws: a failure is an empty result with its reason. */
+        Result read() {
+            if (unavailable != null) {
+                return new Result(Optional.empty(), "not available: " + unavailable);
+            }
+            if (nsfd >= 0) {
+                return inNamespace(this); // the namespace thread closes nsfd when done with it
+            }
+            return inOwnNamespace(this);
         }
     }
 
-    private static TapStatistics.Kernel parse(String name, String ctx) throws TapException {
+    /** The counters, or empty, and where they came from or why not. */
+    record Result(Optional<TapStatistics.Kernel> kernel, String source) {}
+
+    /** Asks the fd where its device is; call while the fd is known to be open. */
+    static Location locate(int tapFd, String ctx) {
+        MemorySegment err = Sys.errnoSlot();
+        // The device may have been renamed since it was opened (and another took its old name): ask now.
+        Iff iff = Iff.query(err, tapFd);
+        if (iff == null) {
+            return new Location(null, -1, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)));
+        }
+        int nsfd = FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
+        if (nsfd >= 0) {
+            int flags = FileCalls.fcntl(err, nsfd, linux_h.F_GETFD(), 0);
+            if (flags >= 0) {
+                FileCalls.fcntl(err, nsfd, linux_h.F_SETFD(), flags | linux_h.FD_CLOEXEC());
+            }
+            return new Location(iff.name(), nsfd, null, null);
+        }
+        int e = Sys.errno(err);
+        if (e != linux_h.EPERM()) {
+            return new Location(null, -1, null, "TUNGETDEVNETNS on " + ctx + " failed: " + Errno.name(e));
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ifr = ifreq.allocate(arena);
+            byte[] n = iff.name().getBytes(StandardCharsets.UTF_8); // at most 15 bytes: a kernel name
+            MemorySegment.copy(n, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0,
+                    Math.min(15, n.length));
+            // SAFETY: ifr is a 40-byte struct ifreq alive for the call; SIOCGIFHWADDR writes within it.
+            if (FileCalls.ioctl(err, tapFd, SIOCGIFHWADDR, ifr) < 0) {
+                return new Location(null, -1, null, "SIOCGIFHWADDR on " + ctx + " failed: " + Errno.name(Sys.errno(err))
+                        + ", and the device's namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)");
+            }
+            // struct sockaddr ifru_hwaddr: sa_family (2 bytes), then sa_data holding the address.
+            byte[] mac = ifreq.ifr_ifru.ifru_hwaddr(ifreq.ifr_ifru(ifr)).asSlice(2, 6).toArray(ValueLayout.JAVA_BYTE);
+            boolean none = true;
+            for (byte b : mac) {
+                none &= b == 0;
+            }
+            if (none) {
+                return new Location(null, -1, null, ctx + " has no hardware address (TUN) to find it by without"
+                        + " CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)");
+            }
+            return new Location(iff.name(), -1, mac, null);
+        }
+    }
+
+    private static Result inOwnNamespace(Location at) {
+        String why = "device \"" + at.name() + "\" is not in this process's network namespace, and finding its"
+                + " namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)";
+        String address;
+        try {
+            address = Files.readString(Path.of("/sys/class/net", at.name(), "address")).strip();
+        } catch (NoSuchFileException e) {
+            return new Result(Optional.empty(), "not available: " + why);
+        } catch (IOException e) {
+            return new Result(Optional.empty(), "not available: reading /sys/class/net/" + at.name() + "/address: " + e);
+        }
+        if (!address.equals(HexFormat.ofDelimiter(":").formatHex(at.mac()))) {
+            return new Result(Optional.empty(), "not available: " + why + " (a device of that name here has another"
+                    + " hardware address)");
+        }
+        return parse(at.name(), "/proc/thread-self/net/dev", "this process's network namespace (device matched by"
+                + " name and hardware address)");
+    }
+
+    /** The one thread that enters device namespaces; it goes back to its own after each read. */
+    private static final class NamespaceThread {
+        static final ExecutorService EXECUTOR = Executors.newSingleThreadExecutor(
+                r -> Thread.ofPlatform().daemon().name("nettap-counters").unstarted(r));
+        static int home = -1; // this thread's own namespace, opened on its first task; only it touches this
+    }
+
+    private static Result inNamespace(Location at) {
+        Future<Result> f;
+        try {
+            f = NamespaceThread.EXECUTOR.submit(() -> {
+                try {
+                    return inNamespaceThread(at);
+                } finally {
+                    FileCalls.close(Sys.errnoSlot(), at.nsfd());
+                }
+            });
+        } catch (Throwable t) {
+            FileCalls.close(Sys.errnoSlot(), at.nsfd());
+            throw t;
+        }
+        try {
+            return f.get(NS_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new Result(Optional.empty(), "not available: interrupted while reading");
+        } catch (Exception e) {
+            return new Result(Optional.empty(), "not available: " + e);
+        }
+    }
+
+    /** On the namespace thread: enter the device's namespace, read, come back. */
+    private static Result inNamespaceThread(Location at) {
+        MemorySegment err = Sys.errnoSlot();
+        if (NamespaceThread.home < 0) {
+            try (Arena arena = Arena.ofConfined()) {
+                NamespaceThread.home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
+                        linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
+            }
+            if (NamespaceThread.home < 0) {
+                return new Result(Optional.empty(), "not available: open /proc/thread-self/ns/net: "
+                        + Errno.name(Sys.errno(err)));
+            }
+        }
+        if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
+            return new Result(Optional.empty(), "not available: setns into the device's namespace: "
+                    + Errno.name(Sys.errno(err)));
+        }
+        try {
+            return parse(at.name(), "/proc/thread-self/net/dev", "the device's network namespace");
+        } finally {
+            ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
+        }
+    }
+
+    private static Result parse(String name, String file, String source) {
         String text;
         try {
-            text = Files.readString(Path.of("/proc/thread-self/net/dev"));
+            text = Files.readString(Path.of(file));
         } catch (IOException e) {
-            throw new TapException(TapException.Kind.SYSCALL, "read", 0, ctx,
-                    "reading /proc/thread-self/net/dev for " + ctx + " failed: " + e.getMessage());
+            return new Result(Optional.empty(), "not available: reading " + file + ": " + e);
         }
         for (String line : text.split("\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && line.substring(0, colon).strip().equals(name)) {
                 String[] f = line.substring(colon + 1).strip().split("\\s+");
                 // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop ...
-                return new TapStatistics.Kernel(Long.parseLong(f[1]), Long.parseLong(f[0]), Long.parseLong(f[3]),
-                        Long.parseLong(f[9]), Long.parseLong(f[8]), Long.parseLong(f[11]));
+                return new Result(Optional.of(new TapStatistics.Kernel(Long.parseLong(f[1]), Long.parseLong(f[0]),
+                        Long.parseLong(f[3]), Long.parseLong(f[9]), Long.parseLong(f[8]), Long.parseLong(f[11]))), source);
             }
         }
-        throw new TapException(TapException.Kind.SYSCALL, "read", 0, ctx,
-                "device " + ctx + " is not listed in its namespace's /proc/net/dev (deleted?)");
+        return new Result(Optional.empty(), "not available: device \"" + name + "\" is not listed in " + source
+                + " (deleted?)");
     }
 }

@@ -4,6 +4,7 @@ import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.linux.sock_filter;
 import dev.nettap.internal.linux.sock_fprog;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -45,7 +46,7 @@ final class NoPiCheck {
             sock_fprog.filter(prog, insn);
             // SAFETY: prog is a 16-byte struct sock_fprog pointing at one 8-byte instruction, both
             // alive in this arena for the call; the kernel copies the program and keeps no pointer.
-            if (Sys.ioctl(err, fd, linux_h.TUNATTACHFILTER(), prog) < 0) {
+            if (FileCalls.ioctl(err, fd, linux_h.TUNATTACHFILTER(), prog) < 0) {
                 // Not the tun driver's filter ioctl (a macvtap fd, whose TUNGETIFF has no
                 // IFF_NOFILTER alias), or refused: the reported bit is all there is.
                 System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG,
@@ -61,7 +62,7 @@ final class NoPiCheck {
                 return iff.flags();
             } finally {
                 // SAFETY: as above; TUNDETACHFILTER reads nothing from the argument.
-                Sys.ioctl(err, fd, linux_h.TUNDETACHFILTER(), prog);
+                FileCalls.ioctl(err, fd, linux_h.TUNDETACHFILTER(), prog);
             }
         }
     }

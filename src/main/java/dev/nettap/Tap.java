@@ -1,22 +1,17 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.linux.linux_h;
-import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.FileCalls;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
-import java.util.ArrayDeque;
-import java.util.Collections;
-import java.util.EnumSet;
-import java.util.Set;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.locks.LockSupport;
+import java.util.Set;
 
 /**
  * One open, validated TAP/TUN queue: the single door through which every fd nettap is given
@@ -25,9 +20,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>Validation.</b> {@link #open(TapHandle)} checks the fd with {@code TUNGETIFF} (a TAP or
  * TUN queue, {@code IFF_NO_PI} set, {@code IFF_VNET_HDR} set, the mode the handle asked for), sets
  * {@code FD_CLOEXEC} and {@code O_NONBLOCK}, sets the virtio-net header size to
- * {@value #VNET_HDR_SIZE} bytes with {@code TUNSETVNETHDRSZ} and reads it back with
- * {@code TUNGETVNETHDRSZ}, and turns receive offloads off explicitly ({@code TUNSETOFFLOAD 0}), so
- * the kernel hands over only complete frames with complete checksums.
+ * {@value VirtioNetHdr#SIZE} bytes ({@link VirtioNetHdr#SIZE}) with {@code TUNSETVNETHDRSZ} and reads
+ * it back with {@code TUNGETVNETHDRSZ}, and turns receive offloads off explicitly
+ * ({@code TUNSETOFFLOAD 0}), so the kernel hands over only complete frames with complete checksums.
  *
  * <p><b>The header size belongs to the device, not to this queue.</b> It is shared by every queue
  * and every process that holds the device: setting it here changes it for all of them.
@@ -36,20 +31,57 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p><b>Frames.</b> {@link #read(MemorySegment, MemorySegment[], int)} and
  * {@link #write(MemorySegment, MemorySegment[], int)} move one frame with its
- * {@value #VNET_HDR_SIZE}-byte header by one {@code readv}/{@code writev} whose iovecs point straight
+ * {@value VirtioNetHdr#SIZE}-byte header by one {@code readv}/{@code writev} whose iovecs point straight
  * at the caller's native segments (guest memory, or any {@code Arena} memory): no copy, and no
  * allocation per frame (the iovec table, poll set and errno slot are preallocated per direction).
- * They never block, and return a byte count or a negative status: {@link #WOULD_BLOCK},
- * {@link #LINK_DOWN}, {@link #MALFORMED}, {@link #DEVICE_GONE}, {@link #POSSIBLY_TRUNCATED}. They
- * throw only for misuse: a closed {@code Tap}, a heap segment, a header segment of the wrong size,
- * more than {@value #MAX_SEGMENTS} segments.
+ * They never block, and return a byte count or a negative status (the table below). They throw only
+ * for misuse: {@link IllegalStateException} for a closed {@code Tap}, {@link IllegalArgumentException}
+ * for a bad argument (a heap segment, a header segment of the wrong size, more than
+ * {@value #MAX_SEGMENTS} segments, a segment whose arena is closed), and the
+ * {@code ReadPendingException}/{@code WritePendingException} below for a second concurrent reader or
+ * writer. A kernel condition is never thrown: every errno a TAP read or write can return is a status.
+ *
+ * <p><b>Statuses.</b> {@link #describe(long)} names any of them.
+ * <table class="striped">
+ * <caption>Statuses of frame calls and waits</caption>
+ * <thead><tr><th>Status</th><th>Value</th><th>From</th><th>Meaning</th></tr></thead>
+ * <tbody>
+ * <tr><td>{@link #READY}</td><td>1</td><td>waits</td><td>the queue is ready</td></tr>
+ * <tr><td>{@link #TIMEOUT}</td><td>0</td><td>waits</td><td>the timeout passed first</td></tr>
+ * <tr><td>{@link #WOULD_BLOCK}</td><td>-1</td><td>read, write</td><td>nothing to read / no room
+ *     ({@code EAGAIN}; also {@code EINTR}, which moves no byte)</td></tr>
+ * <tr><td>{@link #LINK_DOWN}</td><td>-2</td><td>write</td><td>the interface is down ({@code EIO})</td></tr>
+ * <tr><td>{@link #MALFORMED}</td><td>-3</td><td>write, read</td><td>the kernel refused the frame or its
+ *     header ({@code EINVAL}; on a read, a frame the header cannot describe, dropped)</td></tr>
+ * <tr><td>{@link #DEVICE_GONE}</td><td>-4</td><td>all</td><td>the device was deleted
+ *     ({@code EBADFD}; {@code POLLERR}/{@code POLLHUP} on a wait)</td></tr>
+ * <tr><td>{@link #CLOSED}</td><td>-5</td><td>waits</td><td>{@link #close()} was called during the wait</td></tr>
+ * <tr><td>{@link #POSSIBLY_TRUNCATED}</td><td>-6</td><td>read</td><td>the frame filled every buffer exactly
+ *     and may have been cut</td></tr>
+ * <tr><td>{@link #INTERRUPTED}</td><td>-7</td><td>waits</td><td>the waiting thread (platform or virtual) was
+ *     interrupted; its interrupt flag stays set</td></tr>
+ * <tr><td>{@link #NO_BUFFER_SPACE}</td><td>-8</td><td>write, read</td><td>the kernel could not allocate
+ *     memory for the frame, or it is too large ({@code ENOBUFS}, {@code ENOMEM}); transient</td></tr>
+ * <tr><td>{@link #BAD_ADDRESS}</td><td>-9</td><td>write, read</td><td>the kernel could not access a buffer
+ *     ({@code EFAULT}: memory unmapped under a live segment, e.g. guest memory changed by the VMM). On a
+ *     read the kernel reports it only for the header: a fault while copying the frame itself is
+ *     ignored and the full length returned</td></tr>
+ * <tr><td>{@link #WAIT_FAILED}</td><td>-10</td><td>waits</td><td>{@code poll}/{@code epoll} failed (or
+ *     nettap's poller thread did); nothing was waited for, the next wait tries again</td></tr>
+ * <tr><td>{@link #KERNEL_ERROR}</td><td>-11</td><td>read, write</td><td>any other errno; counted, with the
+ *     errno, in {@link TapStatistics.Queue#lastErrno()}</td></tr>
+ * </tbody>
+ * </table>
+ * Every status a frame call returns is counted per direction in {@link #statistics()}.
  *
  * <p><b>Threads.</b> One thread may read while another writes, and any thread may call
- * {@link #close()} or {@link #statistics()} at any time. Each direction has its own scratch memory,
- * so at most one thread reads and one thread writes at a time (a VMM's RX and TX queues). Waits:
- * a platform thread waits in {@code poll} (one per direction at a time); any number of virtual
- * threads may wait at once, parked, and nettap's single poller thread ({@code epoll}) unparks them,
- * so no carrier is ever pinned by a wait.
+ * {@link #close()} or {@link #statistics()} at any time. Each direction owns scratch memory (its
+ * iovec table), so at most one thread reads and one thread writes at a time, and this is enforced:
+ * a read while another thread is inside a read throws {@link java.nio.channels.ReadPendingException}
+ * at once, a write during another write {@link java.nio.channels.WritePendingException} (never a
+ * corrupted iovec). The same holds for platform threads waiting: one per direction at a time. Any
+ * number of virtual threads may wait at once, parked, and nettap's single poller thread
+ * ({@code epoll}) unparks them, so no carrier is ever pinned by a wait.
  *
  * <p><b>Close.</b> {@link #close()} wakes every waiter (they return {@link #CLOSED}), lets calls in
  * flight finish (none of them blocks), and only then closes the fd, so a number the process reuses
@@ -58,103 +90,88 @@ import java.util.concurrent.locks.LockSupport;
  * <p><b>Ownership and lifetime.</b> A {@code Tap} owns its fd from {@link #open(TapHandle)} until
  * {@link #close()} returns. {@link #fd()} exposes it for a caller's own {@code epoll}; it is valid
  * until {@code close()} returns, and callers remove it from their epoll set first. Caller segments
- * are used only during the call that receives them and must stay alive for it. Nothing here assumes
- * userspace reads every frame (the fd can be handed to vhost-net).
+ * are used only during the call that receives them; they are held alive for it (an arena closed by
+ * another thread meanwhile fails to close, as for any FFM call), but the caller must not unmap the
+ * memory behind them. Nothing here assumes userspace reads every frame (the fd can be handed to
+ * vhost-net).
  */
 public final class Tap implements AutoCloseable {
-    /** Size of the virtio-net header (v1, with {@code num_buffers}) in front of every frame. */
-    public static final int VNET_HDR_SIZE = 12;
+    /**
+     * Size of the virtio-net header in front of every frame.
+     *
+     * @deprecated use {@link VirtioNetHdr#SIZE}, the one name for the 12-byte header size
+     */
+    @Deprecated(forRemoval = true)
+    public static final int VNET_HDR_SIZE = VirtioNetHdr.SIZE;
 
     /** Status: nothing to read now, or the queue is full (EAGAIN). */
-    public static final long WOULD_BLOCK = -1;
+    public static final long WOULD_BLOCK = Status.WOULD_BLOCK;
     /** Status: the interface is down (EIO on write). */
-    public static final long LINK_DOWN = -2;
-    /** Status: the kernel refused the frame as malformed (EINVAL on write). */
-    public static final long MALFORMED = -3;
-    /** Status: the device was deleted under this queue (EBADFD, or POLLERR on a wait). */
-    public static final long DEVICE_GONE = -4;
+    public static final long LINK_DOWN = Status.LINK_DOWN;
+    /** Status: the kernel refused the frame as malformed (EINVAL). */
+    public static final long MALFORMED = Status.MALFORMED;
+    /** Status: the device was deleted under this queue (EBADFD, or POLLERR/POLLHUP on a wait). */
+    public static final long DEVICE_GONE = Status.DEVICE_GONE;
     /**
      * Status of a read: the frame filled every buffer exactly, so it may have been cut (the kernel
      * drops the rest of a frame silently). The buffers hold as many bytes as they can.
      */
-    public static final long POSSIBLY_TRUNCATED = -6;
+    public static final long POSSIBLY_TRUNCATED = Status.POSSIBLY_TRUNCATED;
     /** Status of a wait: the {@code Tap} was closed while waiting. */
-    public static final long CLOSED = -5;
-    /** Status of a virtual thread's wait: the thread was interrupted (its interrupt flag stays set). */
-    public static final long INTERRUPTED = -7;
+    public static final long CLOSED = Status.CLOSED;
+    /** Status of a wait: the thread was interrupted (its interrupt flag stays set). */
+    public static final long INTERRUPTED = Status.INTERRUPTED;
+    /** Status: the kernel could not allocate memory for the frame, or it is too large (ENOBUFS, ENOMEM). */
+    public static final long NO_BUFFER_SPACE = Status.NO_BUFFER_SPACE;
+    /** Status: the kernel could not access a buffer (EFAULT). */
+    public static final long BAD_ADDRESS = Status.BAD_ADDRESS;
+    /** Status of a wait: {@code poll} or nettap's epoll poller failed; nothing was waited for. */
+    public static final long WAIT_FAILED = Status.WAIT_FAILED;
+    /** Status: another errno; see {@link TapStatistics.Queue#lastErrno()}. */
+    public static final long KERNEL_ERROR = Status.KERNEL_ERROR;
     /** Status of a wait: the timeout passed first. */
-    public static final long TIMEOUT = 0;
+    public static final long TIMEOUT = Status.TIMEOUT;
     /** Status of a wait: the queue is ready. */
-    public static final long READY = 1;
+    public static final long READY = Status.READY;
 
     /** The most segments one read or write accepts: the iovec table preallocated per direction. */
-    public static final int MAX_SEGMENTS = 64;
+    public static final int MAX_SEGMENTS = Segments.MAX_SEGMENTS;
 
-    private static final int CLOSING = 0x8000_0000;
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle STATE;
-
-    static {
-        try {
-            STATE = MethodHandles.lookup().findVarHandle(Tap.class, "state", int.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /** CLOSING bit | number of calls in flight. */
-    @SuppressWarnings("unused") // accessed through STATE
-    private volatile int state;
-    private volatile boolean closed;
 
     private final int fd;
-    private final int wakeFd;
+    private final int closeFd;
+    private final int[] interruptFds;
     private final String name;
     private final String origin;
     private final TapMode mode;
     private final int previousHdrSize;
     private final Arena arena;
-    private final Direction rx;
-    private final Direction tx;
+    private final CloseGate gate;
+    private final FramePath rx;
+    private final FramePath tx;
+    private final PlatformWait rxWait;
+    private final PlatformWait txWait;
+    private final VirtualWait virtualWait;
+    private final DeviceOffloads offloads;
     private final MemorySegment wakeValue;
-    private WaitSet waitSet; // guarded by this; created by the first virtual-thread wait
-    private final Object offloadLock = new Object();
-    private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
 
-    /** Preallocated native scratch for one direction: iovec table, pollfd pair, errno slot. */
-    private static final class Direction {
-        final MemorySegment iov;
-        final MemorySegment pfd;
-        final MemorySegment wake; // pfd's second entry: the eventfd
-        final MemorySegment errno;
-        // Counters written only by this direction's thread; read racily by statistics().
-        long wouldBlock;
-        long truncated;
-        long linkDown;
-        long malformed;
-
-        Direction(Arena arena, int fd, int wakeFd, short events) {
-            iov = iovec.allocateArray(MAX_SEGMENTS + 1, arena);
-            pfd = pollfd.allocateArray(2, arena);
-            pollfd.fd(pfd, fd);
-            pollfd.events(pfd, events);
-            wake = pollfd.asSlice(pfd, 1);
-            pollfd.fd(wake, wakeFd);
-            pollfd.events(wake, (short) linux_h.POLLIN());
-            errno = Sys.newErrnoSlot(arena);
-        }
-    }
-
-    private Tap(int fd, int wakeFd, String name, String origin, TapMode mode, int previousHdrSize, Arena arena) {
+    private Tap(int fd, int[] eventFds, QueueValidation.Queue q, String origin, Arena arena) {
         this.fd = fd;
-        this.wakeFd = wakeFd;
-        this.name = name;
+        this.closeFd = eventFds[0];
+        this.interruptFds = new int[] {eventFds[1], eventFds[2]};
+        this.name = q.name();
         this.origin = origin;
-        this.mode = mode;
-        this.previousHdrSize = previousHdrSize;
+        this.mode = q.mode();
+        this.previousHdrSize = q.previousHdrSize();
         this.arena = arena;
-        this.rx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLIN());
-        this.tx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLOUT());
+        this.gate = new CloseGate("Tap \"" + name + "\" (" + origin + ")");
+        this.rx = new FramePath(arena, fd, gate, true);
+        this.tx = new FramePath(arena, fd, gate, false);
+        this.rxWait = new PlatformWait(arena, gate, true, fd, closeFd, eventFds[1]);
+        this.txWait = new PlatformWait(arena, gate, false, fd, closeFd, eventFds[2]);
+        this.virtualWait = new VirtualWait(arena, fd, context());
+        this.offloads = new DeviceOffloads(fd, gate, this::context);
         this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
     }
 
@@ -178,110 +195,27 @@ public final class Tap implements AutoCloseable {
         }
         String ctx = handle.context(fd);
         MemorySegment err = Sys.errnoSlot();
-        int wakeFd = -1;
+        int[] eventFds = {-1, -1, -1}; // close, read interrupt, write interrupt
         Arena arena = Arena.ofShared();
         try {
-            setFdFlags(err, fd, ctx);
-            Iff iff = Iff.query(err, fd);
-            if (iff == null) {
-                int e = Sys.errno(err);
-                String found = e == linux_h.EBADFD()
-                        ? "a clone-device fd with no device attached (TUNSETIFF never succeeded, or the device was deleted)"
-                        : e == linux_h.ENOTTY() || e == linux_h.EINVAL() ? "not a TAP/TUN queue (a file, pipe, socket or other device)"
-                        : e == linux_h.EBADF() ? "not an open file descriptor" : null;
-                throw TapException.syscall(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
-                        "TUNGETIFF", e, ctx, found);
-            }
-            int flags = NoPiCheck.trueFlags(err, fd, iff.flags(), ctx);
-            String name = iff.name();
-            TapMode mode = checkFlags(flags, handle.expectedMode(), ctx, name);
-            int previous = vnetHdrSize(err, fd, ctx, arena);
-            if (previous != VNET_HDR_SIZE) {
-                MemorySegment sz = arena.allocateFrom(ValueLayout.JAVA_INT, VNET_HDR_SIZE);
-                if (Sys.ioctl(err, fd, linux_h.TUNSETVNETHDRSZ(), sz) < 0) {
-                    int e = Sys.errno(err);
-                    throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNSETVNETHDRSZ", e, ctx,
-                            "cannot set the 12-byte virtio-net header");
+            QueueValidation.Queue q = QueueValidation.validate(err, fd, handle.expectedMode(), ctx);
+            for (int i = 0; i < eventFds.length; i++) {
+                eventFds[i] = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+                if (eventFds[i] < 0) {
+                    throw TapException.syscall("eventfd", Sys.errno(err), ctx, null);
                 }
-                int now = vnetHdrSize(err, fd, ctx, arena);
-                if (now != VNET_HDR_SIZE) {
-                    throw new TapException(TapException.Kind.HEADER_SIZE, "TUNGETVNETHDRSZ", 0, ctx,
-                            "virtio-net header size of " + ctx + " reads back as " + now + " after setting " + VNET_HDR_SIZE);
+            }
+            return new Tap(fd, eventFds, q, handle.origin(), arena);
+        } catch (Throwable e) {
+            FileCalls.close(err, fd);
+            for (int efd : eventFds) {
+                if (efd >= 0) {
+                    FileCalls.close(err, efd);
                 }
-                System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG,
-                        "{0}: virtio-net header size {1} -> {2} (the size is per device: every holder sees it)",
-                        ctx, previous, VNET_HDR_SIZE);
-            }
-            // Receive offloads off: the kernel completes checksums and segments before handing frames over.
-            if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
-                throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), ctx, null);
-            }
-            wakeFd = Sys.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
-            if (wakeFd < 0) {
-                throw TapException.syscall("eventfd", Sys.errno(err), ctx, null);
-            }
-            return new Tap(fd, wakeFd, name, handle.origin(), mode, previous, arena);
-        } catch (TapException | RuntimeException | Error e) {
-            Sys.close(err, fd);
-            if (wakeFd >= 0) {
-                Sys.close(err, wakeFd);
             }
             arena.close();
             throw e;
         }
-    }
-
-    private static void setFdFlags(MemorySegment err, int fd, String ctx) throws TapException {
-        int fdFlags = Sys.fcntl(err, fd, linux_h.F_GETFD(), 0);
-        if (fdFlags < 0) {
-            int e = Sys.errno(err);
-            throw TapException.syscall(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
-                    e == linux_h.EBADF() ? "not an open file descriptor" : null);
-        }
-        if ((fdFlags & linux_h.FD_CLOEXEC()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
-            throw TapException.syscall("fcntl(F_SETFD, FD_CLOEXEC)", Sys.errno(err), ctx, null);
-        }
-        int fl = Sys.fcntl(err, fd, linux_h.F_GETFL(), 0);
-        if (fl < 0) {
-            throw TapException.syscall("fcntl(F_GETFL)", Sys.errno(err), ctx, null);
-        }
-        if ((fl & linux_h.O_NONBLOCK()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0) {
-            throw TapException.syscall("fcntl(F_SETFL, O_NONBLOCK)", Sys.errno(err), ctx, null);
-        }
-    }
-
-    private static TapMode checkFlags(int flags, TapMode expected, String ctx, String name) throws TapException {
-        int type = flags & (linux_h.IFF_TUN() | linux_h.IFF_TAP());
-        TapMode mode = type == linux_h.IFF_TAP() ? TapMode.TAP : type == linux_h.IFF_TUN() ? TapMode.TUN : null;
-        String found = ctx + " (device \"" + name + "\", flags 0x" + Integer.toHexString(flags) + ")";
-        if (mode == null) {
-            throw new TapException(TapException.Kind.NOT_A_TAP, "TUNGETIFF", 0, ctx,
-                    found + " is neither IFF_TAP nor IFF_TUN");
-        }
-        if (expected != null && mode != expected) {
-            throw new TapException(TapException.Kind.WRONG_MODE, "TUNGETIFF", 0, ctx,
-                    found + " is a " + mode + " device; a " + expected + " device was asked for");
-        }
-        if ((flags & linux_h.IFF_NO_PI()) == 0) {
-            throw new TapException(TapException.Kind.UNSUPPORTED_FLAGS, "TUNGETIFF", 0, ctx,
-                    found + " was opened without IFF_NO_PI: frames carry a packet-information prefix nettap does not use");
-        }
-        if ((flags & linux_h.IFF_VNET_HDR()) == 0) {
-            throw new TapException(TapException.Kind.UNSUPPORTED_FLAGS, "TUNGETIFF", 0, ctx,
-                    found + " was opened without IFF_VNET_HDR: the virtio-net header (and every offload) needs it");
-        }
-        return mode;
-    }
-
-    private static int vnetHdrSize(MemorySegment err, int fd, String ctx, Arena arena) throws TapException {
-        MemorySegment sz = arena.allocate(ValueLayout.JAVA_INT);
-        if (Sys.ioctl(err, fd, linux_h.TUNGETVNETHDRSZ(), sz) < 0) {
-            int e = Sys.errno(err);
-            throw TapException.syscall(TapException.Kind.HEADER_SIZE, "TUNGETVNETHDRSZ", e, ctx, null);
-        }
-        return sz.get(ValueLayout.JAVA_INT, 0);
     }
 
     // ---- accessors ----------------------------------------------------------------------------
@@ -303,7 +237,7 @@ public final class Tap implements AutoCloseable {
 
     /**
      * The device's virtio-net header size before {@link #open(TapHandle)} set it to
-     * {@value #VNET_HDR_SIZE}: 10 on a fresh TAP, or whatever another holder of the device set.
+     * {@value VirtioNetHdr#SIZE}: 10 on a fresh TAP, or whatever another holder of the device set.
      *
      * @return the previous size in bytes
      */
@@ -319,15 +253,28 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException if this {@code Tap} is closed
      */
     public int fd() {
-        if ((int) STATE.getVolatile(this) < 0) {
-            throw closedError();
+        if (gate.isClosing()) {
+            throw gate.closedError();
         }
         return fd;
     }
 
     /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
-        return (int) STATE.getVolatile(this) < 0;
+        return gate.isClosing();
+    }
+
+    /**
+     * Names a status: {@code "WOULD_BLOCK: nothing to read now, or no room to write (EAGAIN)"}. A
+     * constant string, nothing allocated, so a VMM can log statuses on its hot path. 0 and 1 are
+     * named as the wait results {@link #TIMEOUT} and {@link #READY}; any other non-negative value is
+     * a byte count.
+     *
+     * @param status a value returned by a frame call or a wait
+     * @return its name and meaning
+     */
+    public static String describe(long status) {
+        return Status.describe(status);
     }
 
     // ---- frames -------------------------------------------------------------------------------
@@ -335,71 +282,58 @@ public final class Tap implements AutoCloseable {
     /**
      * Reads one frame: its header into {@code hdr}, the frame into {@code frame}. Never blocks.
      *
-     * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
+     * @param hdr   native segment of exactly {@value VirtioNetHdr#SIZE} bytes
      * @param frame native segment that receives the frame; size it to 65535 bytes when receive
      *              offloads are on, MTU + 14 otherwise
      * @return the frame's length in bytes (without the header), or {@link #WOULD_BLOCK},
-     *         {@link #POSSIBLY_TRUNCATED} or {@link #DEVICE_GONE}
+     *         {@link #POSSIBLY_TRUNCATED}, {@link #DEVICE_GONE}, {@link #MALFORMED},
+     *         {@link #NO_BUFFER_SPACE}, {@link #BAD_ADDRESS} or {@link #KERNEL_ERROR}
      * @throws IllegalStateException    if this {@code Tap} is closed
-     * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
+     * @throws IllegalArgumentException if a segment is on the heap, closed or read-only, or
+     *                                  {@code hdr} has the wrong size
+     * @throws java.nio.channels.ReadPendingException if another thread is reading
      */
     public long read(MemorySegment hdr, MemorySegment frame) {
-        checkHeader(hdr, true);
-        checkNative(frame, "frame", -1, true);
-        enter();
-        try {
-            Direction d = rx;
-            putIov(d.iov, 0, hdr);
-            putIov(d.iov, 1, frame);
-            return readResult(d, Sys.readv(d.errno, fd, d.iov, 2), frame.byteSize());
-        } finally {
-            exit();
-        }
+        Segments.checkHeader(hdr, true);
+        Segments.checkNative(frame, "frame", -1, true);
+        return rx.transfer(hdr, frame, frame.byteSize());
     }
 
     /**
      * Reads one frame scattered over the first {@code count} segments of {@code bufs}, in order,
      * with one {@code readv} whose iovecs point straight at them. Never blocks.
      *
-     * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
+     * @param hdr   native segment of exactly {@value VirtioNetHdr#SIZE} bytes
      * @param bufs  native segments filled in order
      * @param count how many of {@code bufs} to use, 1 to {@value #MAX_SEGMENTS}
-     * @return bytes read without the header, or {@link #WOULD_BLOCK}, {@link #POSSIBLY_TRUNCATED}
-     *         or {@link #DEVICE_GONE}
+     * @return bytes read without the header, or a status as for {@link #read(MemorySegment, MemorySegment)}
      * @throws IllegalStateException    if this {@code Tap} is closed
-     * @throws IllegalArgumentException if a segment is on the heap, {@code hdr} has the wrong size or
-     *                                  {@code count} is out of range
+     * @throws IllegalArgumentException if a segment is on the heap, closed or read-only, {@code hdr}
+     *                                  has the wrong size or {@code count} is out of range
+     * @throws java.nio.channels.ReadPendingException if another thread is reading
      */
     public long read(MemorySegment hdr, MemorySegment[] bufs, int count) {
-        checkHeader(hdr, true);
-        long capacity = checkScatter(bufs, count, true);
-        enter();
-        try {
-            Direction d = rx;
-            putIov(d.iov, 0, hdr);
-            for (int i = 0; i < count; i++) {
-                putIov(d.iov, i + 1, bufs[i]);
-            }
-            return readResult(d, Sys.readv(d.errno, fd, d.iov, count + 1), capacity);
-        } finally {
-            exit();
-        }
+        Segments.checkHeader(hdr, true);
+        long capacity = Segments.checkScatter(bufs, count, true);
+        return rx.transfer(hdr, bufs, count, capacity);
     }
 
     /**
-     * Drains up to {@code max} frames in one go (one wake-up, one close check): frame {@code i}
-     * goes to {@code hdrs[i]} and {@code frames[i]}, and {@code results[i]} receives its length or
-     * {@link #POSSIBLY_TRUNCATED}. Stops at the first read that would block.
+     * Drains up to {@code max} frames in one go (one hold of the reader role): frame {@code i} goes
+     * to {@code hdrs[i]} and {@code frames[i]}, and {@code results[i]} receives its length or
+     * {@link #POSSIBLY_TRUNCATED}. Stops at the first read that would block; a read that returns
+     * another status ends the batch with that status in its {@code results} slot (counted).
      *
-     * @param hdrs    native segments of exactly {@value #VNET_HDR_SIZE} bytes each
+     * @param hdrs    native segments of exactly {@value VirtioNetHdr#SIZE} bytes each
      * @param frames  native segments, one per frame
      * @param results receives each frame's result
      * @param max     at most this many frames; no more than any array's length
-     * @return how many frames were read (0 if none was ready), or {@link #DEVICE_GONE} if the device
-     *         was gone before the first
+     * @return how many entries of {@code results} were filled (0 if no frame was ready), or
+     *         {@link #DEVICE_GONE} if the device was gone before the first
      * @throws IllegalStateException    if this {@code Tap} is closed
      * @throws IllegalArgumentException if a segment is on the heap, a header has the wrong size or
      *                                  {@code max} exceeds an array
+     * @throws java.nio.channels.ReadPendingException if another thread is reading
      */
     public int readBatch(MemorySegment[] hdrs, MemorySegment[] frames, long[] results, int max) {
         if (max < 0 || max > hdrs.length || max > frames.length || max > results.length) {
@@ -407,28 +341,10 @@ public final class Tap implements AutoCloseable {
                     + frames.length + " and " + results.length);
         }
         for (int i = 0; i < max; i++) {
-            checkHeader(hdrs[i], true);
-            checkNative(frames[i], "frame", i, true);
+            Segments.checkHeader(hdrs[i], true);
+            Segments.checkNative(frames[i], "frame", i, true);
         }
-        enter();
-        try {
-            Direction d = rx;
-            for (int i = 0; i < max; i++) {
-                putIov(d.iov, 0, hdrs[i]);
-                putIov(d.iov, 1, frames[i]);
-                long r = readResult(d, Sys.readv(d.errno, fd, d.iov, 2), frames[i].byteSize());
-                if (r == WOULD_BLOCK) {
-                    return i;
-                }
-                if (r == DEVICE_GONE) {
-                    return i == 0 ? (int) DEVICE_GONE : i;
-                }
-                results[i] = r;
-            }
-            return max;
-        } finally {
-            exit();
-        }
+        return rx.readBatch(hdrs, frames, results, max);
     }
 
     /**
@@ -436,55 +352,41 @@ public final class Tap implements AutoCloseable {
      * takes the whole frame or none of it (and may still drop it later when its queues are full:
      * see {@link #statistics()}).
      *
-     * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
+     * @param hdr   native segment of exactly {@value VirtioNetHdr#SIZE} bytes
      * @param frame native segment holding the whole frame
      * @return the frame's length in bytes (without the header), or {@link #WOULD_BLOCK},
-     *         {@link #LINK_DOWN}, {@link #MALFORMED} (see {@link #explainMalformed}) or
-     *         {@link #DEVICE_GONE}
+     *         {@link #LINK_DOWN}, {@link #MALFORMED} (see {@link #explainMalformed}),
+     *         {@link #DEVICE_GONE}, {@link #NO_BUFFER_SPACE}, {@link #BAD_ADDRESS} or
+     *         {@link #KERNEL_ERROR}
      * @throws IllegalStateException    if this {@code Tap} is closed
-     * @throws IllegalArgumentException if a segment is on the heap or {@code hdr} has the wrong size
+     * @throws IllegalArgumentException if a segment is on the heap or closed, or {@code hdr} has the
+     *                                  wrong size
+     * @throws java.nio.channels.WritePendingException if another thread is writing
      */
     public long write(MemorySegment hdr, MemorySegment frame) {
-        checkHeader(hdr, false);
-        checkNative(frame, "frame", -1, false);
-        enter();
-        try {
-            Direction d = tx;
-            putIov(d.iov, 0, hdr);
-            putIov(d.iov, 1, frame);
-            return writeResult(d, Sys.writev(d.errno, fd, d.iov, 2));
-        } finally {
-            exit();
-        }
+        Segments.checkHeader(hdr, false);
+        Segments.checkNative(frame, "frame", -1, false);
+        return tx.transfer(hdr, frame, frame.byteSize());
     }
 
     /**
      * Writes one frame gathered from the first {@code count} segments of {@code bufs} with one
      * {@code writev} whose iovecs point straight at them (no copy). Never blocks.
      *
-     * @param hdr   native segment of exactly {@value #VNET_HDR_SIZE} bytes
+     * @param hdr   native segment of exactly {@value VirtioNetHdr#SIZE} bytes
      * @param bufs  native segments, concatenated in order
      * @param count how many of {@code bufs} to use, 1 to {@value #MAX_SEGMENTS}
      * @return bytes written without the header, or a negative status as for
      *         {@link #write(MemorySegment, MemorySegment)}
      * @throws IllegalStateException    if this {@code Tap} is closed
-     * @throws IllegalArgumentException if a segment is on the heap, {@code hdr} has the wrong size or
-     *                                  {@code count} is out of range
+     * @throws IllegalArgumentException if a segment is on the heap or closed, {@code hdr} has the
+     *                                  wrong size or {@code count} is out of range
+     * @throws java.nio.channels.WritePendingException if another thread is writing
      */
     public long write(MemorySegment hdr, MemorySegment[] bufs, int count) {
-        checkHeader(hdr, false);
-        checkScatter(bufs, count, false);
-        enter();
-        try {
-            Direction d = tx;
-            putIov(d.iov, 0, hdr);
-            for (int i = 0; i < count; i++) {
-                putIov(d.iov, i + 1, bufs[i]);
-            }
-            return writeResult(d, Sys.writev(d.errno, fd, d.iov, count + 1));
-        } finally {
-            exit();
-        }
+        Segments.checkHeader(hdr, false);
+        long capacity = Segments.checkScatter(bufs, count, false);
+        return tx.transfer(hdr, bufs, count, capacity);
     }
 
     /**
@@ -500,107 +402,6 @@ public final class Tap implements AutoCloseable {
      */
     public static String explainMalformed(TapMode mode, MemorySegment hdr, long frameLength) {
         return WriteRules.explain(mode, hdr, frameLength);
-    }
-
-    private static final long IOV_SIZE = iovec.sizeof();
-    private static final long IOV_BASE = iovec.iov_base$offset();
-    private static final long IOV_LEN = iovec.iov_len$offset();
-
-    private static void putIov(MemorySegment iov, int i, MemorySegment seg) {
-        long at = i * IOV_SIZE; // i <= MAX_SEGMENTS: inside the table of MAX_SEGMENTS + 1 entries
-        // SAFETY: seg is native (checked by the caller) and alive for the duration of this call by the
-        // documented contract; the kernel touches exactly [address, address + byteSize). Plain offsets,
-        // not asSlice: no object per iovec, whatever the JIT inlines.
-        iov.set(ValueLayout.ADDRESS, at + IOV_BASE, seg);
-        iov.set(ValueLayout.JAVA_LONG, at + IOV_LEN, seg.byteSize());
-    }
-
-    private long readResult(Direction d, long n, long capacity) {
-        if (n >= 0) {
-            long len = Math.max(0, n - VNET_HDR_SIZE);
-            if (len == capacity) {
-                d.truncated++;
-                return POSSIBLY_TRUNCATED;
-            }
-            return len;
-        }
-        int e = Sys.errno(d.errno);
-        if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) { // EINTR: a signal before any byte moved
-            d.wouldBlock++;
-            return WOULD_BLOCK;
-        }
-        if (e == linux_h.EBADFD()) {
-            return DEVICE_GONE;
-        }
-        throw new IllegalStateException(TapException.describe("readv", e, context(),
-                "unexpected on a TAP queue"));
-    }
-
-    private long writeResult(Direction d, long n) {
-        if (n >= 0) {
-            return Math.max(0, n - VNET_HDR_SIZE);
-        }
-        int e = Sys.errno(d.errno);
-        if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) {
-            d.wouldBlock++;
-            return WOULD_BLOCK;
-        }
-        if (e == linux_h.EIO()) {
-            d.linkDown++;
-            return LINK_DOWN;
-        }
-        if (e == linux_h.EINVAL()) {
-            d.malformed++;
-            return MALFORMED;
-        }
-        if (e == linux_h.EBADFD()) {
-            return DEVICE_GONE;
-        }
-        throw new IllegalStateException(TapException.describe("writev", e, context(),
-                "unexpected on a TAP queue"));
-    }
-
-    private static void checkHeader(MemorySegment hdr, boolean kernelWrites) {
-        checkNative(hdr, "header", -1, kernelWrites);
-        if (hdr.byteSize() != VNET_HDR_SIZE) {
-            throw new IllegalArgumentException("header segment must be exactly " + VNET_HDR_SIZE + " bytes, is "
-                    + hdr.byteSize());
-        }
-    }
-
-    /**
-     * The checks FFM would make if the segment were a downcall argument, since only its address goes
-     * into an iovec: native, alive, accessible from this thread, and writable when the kernel writes
-     * into it. Messages are built only on failure: the per-frame path allocates nothing.
-     */
-    private static void checkNative(MemorySegment seg, String what, int index, boolean kernelWrites) {
-        if (!seg.isNative() || !seg.scope().isAlive() || !seg.isAccessibleBy(Thread.currentThread())
-                || (kernelWrites && seg.isReadOnly())) {
-            throw badSegment(seg, index < 0 ? what : what + " " + index, kernelWrites);
-        }
-    }
-
-    private static IllegalArgumentException badSegment(MemorySegment seg, String what, boolean kernelWrites) {
-        String why = !seg.isNative() ? "is on the Java heap; readv/writev need native memory (Arena.allocate, or guest"
-                + " memory mapped by the VMM)"
-                : !seg.scope().isAlive() ? "belongs to a closed arena"
-                : !seg.isAccessibleBy(Thread.currentThread()) ? "is confined to another thread"
-                : "is read-only, and the kernel would write into it";
-        return new IllegalArgumentException(what + " segment " + why);
-    }
-
-    /** Checks a scatter list and returns its total size. */
-    private static long checkScatter(MemorySegment[] bufs, int count, boolean kernelWrites) {
-        if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
-            throw new IllegalArgumentException("segment count " + count + " out of range 1.."
-                    + Math.min(MAX_SEGMENTS, bufs.length) + " (the iovec table holds " + MAX_SEGMENTS + ")");
-        }
-        long total = 0;
-        for (int i = 0; i < count; i++) {
-            checkNative(bufs[i], "buffer", i, kernelWrites);
-            total += bufs[i].byteSize();
-        }
-        return total;
     }
 
     // ---- offloads ----------------------------------------------------------------------------
@@ -619,27 +420,12 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException    if this {@code Tap} is closed
      */
     public void setOffloads(Set<Offload> offloads) throws TapException {
-        Set<Offload> set = offloads.isEmpty() ? EnumSet.noneOf(Offload.class) : EnumSet.copyOf(offloads);
-        Offload.checkDependencies(set);
-        enter();
-        try {
-            synchronized (offloadLock) {
-                MemorySegment err = Sys.errnoSlot();
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
-                    int e = Sys.errno(err);
-                    throw TapException.syscall("TUNSETOFFLOAD", e, context() + " with " + set,
-                            e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
-                }
-                this.offloads = Collections.unmodifiableSet(set);
-            }
-        } finally {
-            exit();
-        }
+        this.offloads.setOffloads(offloads);
     }
 
     /** {@return the receive offloads this {@code Tap} last set (none after {@link #open(TapHandle)})} */
     public Set<Offload> offloads() {
-        return offloads;
+        return offloads.offloads();
     }
 
     /**
@@ -653,338 +439,95 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException if this {@code Tap} is closed
      */
     public Set<Offload> probeOffloads() throws TapException {
-        enter();
-        try {
-            synchronized (offloadLock) {
-                MemorySegment err = Sys.errnoSlot();
-                Set<Offload> accepted = EnumSet.noneOf(Offload.class);
-                for (Offload o : Offload.values()) {
-                    EnumSet<Offload> trial = EnumSet.of(Offload.CSUM, o);
-                    if (o == Offload.TSO_ECN) {
-                        trial.add(Offload.TSO4);
-                    } else if (o == Offload.USO4 || o == Offload.USO6) {
-                        trial.add(Offload.USO4);
-                        trial.add(Offload.USO6);
-                    }
-                    if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
-                        accepted.add(o);
-                    }
-                }
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
-                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), context() + " restoring " + offloads, null);
-                }
-                return Collections.unmodifiableSet(accepted);
-            }
-        } finally {
-            exit();
-        }
+        return offloads.probeOffloads();
     }
 
     // ---- statistics ---------------------------------------------------------------------------
 
     /**
-     * The device's kernel counters beside this queue's own. The kernel does not refuse writes it
-     * cannot queue: it drops them and counts them, so a backend watches {@code txDropped} /
-     * {@code rxDropped} here rather than expecting errors. Reading the kernel's counters costs a
-     * thread switch into the device's network namespace: do not call per packet.
+     * This queue's own counters (frames, bytes and every status, per direction, kept by nettap on
+     * the reading and writing threads; no privilege needed) beside the device's kernel counters
+     * where this process can read them. The kernel does not refuse writes it cannot queue: it drops
+     * them and counts them, so a backend watches {@code rxDropped}/{@code txDropped} rather than
+     * expecting errors.
+     *
+     * <p>The kernel counters are read from the device's network namespace when this process has
+     * {@code CAP_NET_ADMIN} over it; otherwise from this process's own namespace if the device is
+     * there (matched by name and hardware address); otherwise they are empty and
+     * {@link TapStatistics#kernelSource()} says why. Reading them never delays {@link #close()}
+     * (the fd is used only for a few {@code ioctl}s) and starts no thread per call, but it reads
+     * {@code /proc}: do not call per packet.
      *
      * @return a snapshot
-     * @throws TapException         if the kernel counters cannot be read
      * @throws IllegalStateException if this {@code Tap} is closed
      */
-    public TapStatistics statistics() throws TapException {
-        enter();
+    public TapStatistics statistics() {
+        KernelCounters.Location where;
+        gate.enter();
         try {
-            TapStatistics.Kernel k = KernelCounters.read(fd, name);
-            return new TapStatistics(k, rx.wouldBlock, rx.truncated, tx.wouldBlock, tx.linkDown, tx.malformed);
+            where = KernelCounters.locate(fd, context());
         } finally {
-            exit();
+            gate.exit();
         }
+        TapStatistics.Queue reads = rx.snapshot();
+        TapStatistics.Queue writes = tx.snapshot();
+        KernelCounters.Result k = where.read();
+        return new TapStatistics(reads, writes, k.kernel(), k.source());
     }
 
     // ---- readiness ----------------------------------------------------------------------------
 
     /**
-     * Waits until a frame can be read, the timeout passes, or {@link #close()} is called. A
-     * platform thread blocks in {@code poll} (one reader thread waits at a time); a virtual thread
-     * parks and is unparked by nettap's poller thread, so its carrier is never pinned (any number
-     * of virtual threads may wait at once).
+     * Waits until a frame can be read, the timeout passes, the thread is interrupted, or
+     * {@link #close()} is called. A platform thread blocks in {@code poll} (one platform thread
+     * waits per direction at a time); a virtual thread parks and is unparked by nettap's poller
+     * thread, so its carrier is never pinned (any number of virtual threads may wait at once).
+     * Both kinds return {@link #INTERRUPTED} when interrupted before or during the wait, and leave
+     * the interrupt flag set.
      *
-     * @param timeout how long to wait at most (rounded up to milliseconds; negative means forever)
-     * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED} or {@link #DEVICE_GONE}
+     * @param timeout how long to wait at most, any {@link Duration}: negative, or longer than about
+     *                146 years (e.g. {@code ChronoUnit.FOREVER.getDuration()}), means forever;
+     *                rounded up to milliseconds on platform threads
+     * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED}, {@link #DEVICE_GONE},
+     *         {@link #INTERRUPTED} or {@link #WAIT_FAILED}
      * @throws IllegalStateException if this {@code Tap} was closed before the call
+     * @throws java.nio.channels.ReadPendingException if another platform thread is waiting to read
      */
     public long awaitReadable(Duration timeout) {
-        return await(rx, true, timeout);
+        return await(true, timeout);
     }
 
     /**
-     * Waits until a frame can be written, the timeout passes, or {@link #close()} is called; as
-     * {@link #awaitReadable(Duration)}. The kernel reports a queue whose link is down as not
-     * writable (a write would fail with {@link #LINK_DOWN}).
+     * Waits until a frame can be written, the timeout passes, the thread is interrupted, or
+     * {@link #close()} is called; as {@link #awaitReadable(Duration)}. The kernel reports a queue
+     * whose link is down as not writable (a write would fail with {@link #LINK_DOWN}).
      *
-     * @param timeout how long to wait at most (negative means forever)
-     * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED} or {@link #DEVICE_GONE}
+     * @param timeout how long to wait at most, as for {@link #awaitReadable(Duration)}
+     * @return {@link #READY}, {@link #TIMEOUT}, {@link #CLOSED}, {@link #DEVICE_GONE},
+     *         {@link #INTERRUPTED} or {@link #WAIT_FAILED}
      * @throws IllegalStateException if this {@code Tap} was closed before the call
+     * @throws java.nio.channels.WritePendingException if another platform thread is waiting to write
      */
     public long awaitWritable(Duration timeout) {
-        return await(tx, false, timeout);
+        return await(false, timeout);
     }
 
-    private long await(Direction d, boolean readable, Duration timeout) {
-        long deadline = timeout.isNegative() ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
+    private long await(boolean readable, Duration timeout) {
+        long nanos = Timeouts.nanos(timeout);
         if (Thread.currentThread().isVirtual()) {
-            return awaitVirtual(readable, deadline);
-        }
-        enter();
-        try {
-            while (true) {
-                int ms;
-                if (deadline == Long.MAX_VALUE) {
-                    ms = -1;
-                } else {
-                    long left = deadline - System.nanoTime();
-                    ms = left <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
-                }
-                MemorySegment wake = d.wake;
-                pollfd.revents(d.pfd, (short) 0);
-                pollfd.revents(wake, (short) 0);
-                int r = Sys.poll(d.errno, d.pfd, 2, ms);
-                if (r < 0) {
-                    int e = Sys.errno(d.errno);
-                    if (e == linux_h.EINTR()) {
-                        continue;
-                    }
-                    throw new IllegalStateException(TapException.describe("poll", e, context(), null));
-                }
-                if (pollfd.revents(wake) != 0 || (int) STATE.getVolatile(this) < 0) {
-                    return CLOSED;
-                }
-                short rev = pollfd.revents(d.pfd);
-                if ((rev & (linux_h.POLLERR() | linux_h.POLLHUP() | linux_h.POLLNVAL())) != 0) {
-                    return DEVICE_GONE;
-                }
-                if (rev != 0) {
-                    return READY;
-                }
-                if (ms == 0) {
-                    return TIMEOUT;
-                }
+            if (gate.isClosing()) {
+                throw gate.closedError();
             }
-        } finally {
-            exit();
+            return virtualWait.await(readable, nanos);
         }
-    }
-
-    private long awaitVirtual(boolean readable, long deadline) {
-        if (isClosed()) {
-            throw closedError();
-        }
-        WaitSet ws = waitSet();
-        long now = ws.probe(readable); // poll(fd, 0): never blocks, pins the carrier only for the call
-        if (now != TIMEOUT || (deadline != Long.MAX_VALUE && deadline - System.nanoTime() <= 0)) {
-            return now;
-        }
-        Waiter w = new Waiter(Thread.currentThread());
-        if (!ws.add(w, readable)) {
-            return CLOSED;
-        }
-        try {
-            while (w.events == 0) {
-                if (Thread.currentThread().isInterrupted()) {
-                    return INTERRUPTED;
-                }
-                if (deadline == Long.MAX_VALUE) {
-                    LockSupport.park(this);
-                } else {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        break;
-                    }
-                    LockSupport.parkNanos(this, left);
-                }
-            }
-        } finally {
-            ws.remove(w, readable);
-        }
-        int ev = w.events; // read after removal: an event that raced the deadline is not lost
-        if (ev == 0) {
-            return TIMEOUT;
-        }
-        if (ev == Waiter.CLOSED_EVENT) {
-            return CLOSED;
-        }
-        if (ev == Waiter.ARM_FAILED_EVENT) {
-            throw new IllegalStateException(TapException.describe("epoll_ctl(EPOLL_CTL_MOD)", ws.armErrno,
-                    context(), "cannot wait on this queue"));
-        }
-        return (ev & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0 ? DEVICE_GONE : READY;
-    }
-
-    private WaitSet waitSet() {
-        WaitSet ws = waitSet;
-        if (ws != null) {
-            return ws;
-        }
-        synchronized (this) {
-            if (waitSet == null) {
-                enter(); // the fd stays open while it is registered
-                try {
-                    waitSet = new WaitSet(this, Poller.get());
-                } catch (TapException e) {
-                    throw new IllegalStateException(e.getMessage(), e);
-                } finally {
-                    exit();
-                }
-            }
-            return waitSet;
-        }
-    }
-
-    /** A parked virtual thread and what woke it. */
-    static final class Waiter {
-        static final int CLOSED_EVENT = -1;
-        static final int ARM_FAILED_EVENT = -2;
-        final Thread thread;
-        volatile int events;
-
-        Waiter(Thread thread) {
-            this.thread = thread;
-        }
-    }
-
-    /** The virtual-thread waiters of one {@code Tap}, and its registration with the {@link Poller}. */
-    static final class WaitSet {
-        private final Tap tap;
-        private final Poller poller;
-        private final long id;
-        private final MemorySegment armIn;
-        private final MemorySegment armOut;
-        private final MemorySegment armBoth;
-        private final ArrayDeque<Waiter> readers = new ArrayDeque<>();
-        private final ArrayDeque<Waiter> writers = new ArrayDeque<>();
-        private final MemorySegment errno;
-        private final MemorySegment probeIn;
-        private final MemorySegment probeOut;
-        private boolean closed;
-        int armErrno;
-
-        WaitSet(Tap tap, Poller poller) throws TapException {
-            this.tap = tap;
-            this.poller = poller;
-            // Everything is allocated before the fd is registered, so a failure leaves nothing behind.
-            long key = poller.newKey();
-            int once = linux_h.EPOLLONESHOT();
-            armIn = Poller.event(tap.arena, linux_h.EPOLLIN() | once, key);
-            armOut = Poller.event(tap.arena, linux_h.EPOLLOUT() | once, key);
-            armBoth = Poller.event(tap.arena, linux_h.EPOLLIN() | linux_h.EPOLLOUT() | once, key);
-            errno = Sys.newErrnoSlot(tap.arena);
-            probeIn = pollfd.allocate(tap.arena);
-            pollfd.fd(probeIn, tap.fd);
-            pollfd.events(probeIn, (short) linux_h.POLLIN());
-            probeOut = pollfd.allocate(tap.arena);
-            pollfd.fd(probeOut, tap.fd);
-            pollfd.events(probeOut, (short) linux_h.POLLOUT());
-            this.id = key;
-            poller.register(tap.fd, key, this, tap.context());
-        }
-
-        /** Readiness now, without blocking: READY, DEVICE_GONE, TIMEOUT (not ready) or CLOSED. */
-        synchronized long probe(boolean readable) {
-            if (closed) {
-                return CLOSED;
-            }
-            MemorySegment p = readable ? probeIn : probeOut;
-            pollfd.revents(p, (short) 0);
-            // SAFETY: the fd is open while this set is not closed; p lives in the tap's arena.
-            if (Sys.poll(errno, p, 1, 0) < 0) {
-                return TIMEOUT; // EINTR (or ENOMEM): treat as not ready; the wait that follows decides
-            }
-            short rev = pollfd.revents(p);
-            if ((rev & (linux_h.POLLERR() | linux_h.POLLHUP() | linux_h.POLLNVAL())) != 0) {
-                return DEVICE_GONE;
-            }
-            return rev != 0 ? READY : TIMEOUT;
-        }
-
-        synchronized boolean add(Waiter w, boolean readable) {
-            if (closed) {
-                return false;
-            }
-            (readable ? readers : writers).add(w);
-            rearm();
-            return true;
-        }
-
-        synchronized void remove(Waiter w, boolean readable) {
-            (readable ? readers : writers).remove(w);
-        }
-
-        /** Called by the poller thread with the events of one (one-shot) report. */
-        synchronized void fired(int events) {
-            boolean error = (events & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0;
-            if (error || (events & linux_h.EPOLLIN()) != 0) {
-                wakeAll(readers, events);
-            }
-            if (error || (events & linux_h.EPOLLOUT()) != 0) {
-                wakeAll(writers, events);
-            }
-            rearm(); // the one-shot registration is disarmed now: re-arm for whoever still waits
-        }
-
-        /** Wakes every waiter with {@link Waiter#CLOSED_EVENT} and leaves the poller, before the fd closes. */
-        synchronized void close() {
-            closed = true;
-            poller.deregister(tap.fd, id);
-            wakeAll(readers, Waiter.CLOSED_EVENT);
-            wakeAll(writers, Waiter.CLOSED_EVENT);
-        }
-
-        private void rearm() {
-            if (closed || (readers.isEmpty() && writers.isEmpty())) {
-                return;
-            }
-            MemorySegment ev = writers.isEmpty() ? armIn : readers.isEmpty() ? armOut : armBoth;
-            // SAFETY: tap.fd is open while this set is not closed (close() runs before the fd is closed),
-            // and ev lives in the tap's arena, which closes after close().
-            if (!poller.arm(tap.fd, ev, errno)) {
-                armErrno = Sys.errno(errno);
-                wakeAll(readers, Waiter.ARM_FAILED_EVENT); // never park a waiter nobody will wake
-                wakeAll(writers, Waiter.ARM_FAILED_EVENT);
-            }
-        }
-
-        private static void wakeAll(ArrayDeque<Waiter> q, int events) {
-            for (Waiter w; (w = q.poll()) != null; ) {
-                w.events = events;
-                LockSupport.unpark(w.thread);
-            }
-        }
+        return (readable ? rxWait : txWait).await(nanos);
     }
 
     // ---- lifetime -----------------------------------------------------------------------------
 
-    private void enter() {
-        int s;
-        do {
-            s = (int) STATE.getVolatile(this);
-            if (s < 0) {
-                throw closedError();
-            }
-        } while (!STATE.weakCompareAndSet(this, s, s + 1));
-    }
-
-    private void exit() {
-        STATE.getAndAdd(this, -1);
-    }
-
     /** How errors name this queue: {@code "vm0" (fd 7)}. */
     private String context() {
         return "\"" + name + "\" (fd " + fd + ")";
-    }
-
-    private IllegalStateException closedError() {
-        return new IllegalStateException("Tap \"" + name + "\" (" + origin + ") is closed");
     }
 
     /**
@@ -994,41 +537,25 @@ public final class Tap implements AutoCloseable {
      */
     @Override
     public void close() {
-        int s;
-        do {
-            s = (int) STATE.getVolatile(this);
-            if (s < 0) {
-                while (!closed) { // another thread is closing: return once it is done
-                    LockSupport.parkNanos(50_000);
-                }
-                return;
-            }
-        } while (!STATE.compareAndSet(this, s, s | CLOSING));
+        if (!gate.beginClose()) {
+            gate.awaitClosed(); // another thread is closing: return once it is done
+            return;
+        }
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.
-            Sys.write(err, wakeFd, wakeValue, 8);
-            WaitSet ws;
-            synchronized (this) {
-                ws = waitSet;
-            }
-            if (ws != null) {
-                ws.close();
-            }
+            FileCalls.write(err, closeFd, wakeValue, 8);
+            virtualWait.close();
         } finally {
             try {
-                for (int spins = 0; ((int) STATE.getVolatile(this) & ~CLOSING) != 0; spins++) {
-                    if (spins < 100) {
-                        Thread.onSpinWait();
-                    } else {
-                        LockSupport.parkNanos(20_000);
-                    }
-                }
-                Sys.close(err, fd);
-                Sys.close(err, wakeFd);
+                gate.awaitQuiescent();
+                FileCalls.close(err, fd);
+                FileCalls.close(err, closeFd);
+                FileCalls.close(err, interruptFds[0]);
+                FileCalls.close(err, interruptFds[1]);
                 arena.close();
             } finally {
-                closed = true;
+                gate.markClosed();
             }
         }
     }

@@ -3,6 +3,7 @@ package dev.nettap;
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -187,7 +188,7 @@ public final class TapHandle implements AutoCloseable {
      */
     static TapHandle adopt(int fd, String origin, TapMode expected) throws TapException {
         MemorySegment err = Sys.errnoSlot();
-        int fdFlags = Sys.fcntl(err, fd, linux_h.F_GETFD(), 0);
+        int fdFlags = FileCalls.fcntl(err, fd, linux_h.F_GETFD(), 0);
         if (fdFlags < 0) {
             int e = Sys.errno(err);
             String ctx = origin;
@@ -195,20 +196,20 @@ public final class TapHandle implements AutoCloseable {
                 throw TapException.syscall(TapException.Kind.NOT_A_TAP, "fcntl(F_GETFD)", e, ctx,
                         "not an open file descriptor");
             }
-            Sys.close(err, fd);
+            FileCalls.close(err, fd);
             throw TapException.syscall("fcntl(F_GETFD)", e, ctx, null);
         }
         if ((fdFlags & linux_h.FD_CLOEXEC()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
+                && FileCalls.fcntl(err, fd, linux_h.F_SETFD(), fdFlags | linux_h.FD_CLOEXEC()) < 0) {
             int e = Sys.errno(err);
-            Sys.close(err, fd);
+            FileCalls.close(err, fd);
             throw TapException.syscall("fcntl(F_SETFD, FD_CLOEXEC)", e, origin, null);
         }
-        int fl = Sys.fcntl(err, fd, linux_h.F_GETFL(), 0);
+        int fl = FileCalls.fcntl(err, fd, linux_h.F_GETFL(), 0);
         if (fl < 0 || ((fl & linux_h.O_NONBLOCK()) == 0
-                && Sys.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0)) {
+                && FileCalls.fcntl(err, fd, linux_h.F_SETFL(), fl | linux_h.O_NONBLOCK()) < 0)) {
             int e = Sys.errno(err);
-            Sys.close(err, fd);
+            FileCalls.close(err, fd);
             throw TapException.syscall("fcntl(F_SETFL, O_NONBLOCK)", e, origin, null);
         }
         return new TapHandle(fd, origin, null, expected);
@@ -293,7 +294,7 @@ public final class TapHandle implements AutoCloseable {
         String ctx = cloneDevice + " for \"" + name + "\"" + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
-            int fd = Sys.open(err, arena.allocateFrom(cloneDevice.toString()),
+            int fd = FileCalls.open(err, arena.allocateFrom(cloneDevice.toString()),
                     linux_h.O_RDWR() | linux_h.O_CLOEXEC() | linux_h.O_NONBLOCK());
             if (fd < 0) {
                 int e = Sys.errno(err);
@@ -308,9 +309,9 @@ public final class TapHandle implements AutoCloseable {
             int flags = (mode == TapMode.TAP ? linux_h.IFF_TAP() : linux_h.IFF_TUN())
                     | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR() | (multiQueue ? linux_h.IFF_MULTI_QUEUE() : 0);
             ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr), (short) flags);
-            if (Sys.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
+            if (FileCalls.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
                 int e = Sys.errno(err);
-                Sys.close(err, fd);
+                FileCalls.close(err, fd);
                 throw TapException.syscall("TUNSETIFF", e, ctx, setIffHint(e, mode));
             }
             String chosen = nameField.getString(0, StandardCharsets.UTF_8);
@@ -387,7 +388,7 @@ public final class TapHandle implements AutoCloseable {
     public void close() {
         int f = release();
         if (f >= 0) {
-            Sys.close(Sys.errnoSlot(), f); // close(2) always releases the fd, even on EINTR/EIO: no retry
+            FileCalls.close(Sys.errnoSlot(), f); // close(2) always releases the fd, even on EINTR/EIO: no retry
         }
     }
 

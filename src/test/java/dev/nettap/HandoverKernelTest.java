@@ -1,5 +1,7 @@
 package dev.nettap;
 
+import dev.nettap.internal.sys.SocketCalls;
+import dev.nettap.internal.sys.FileCalls;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -68,12 +70,12 @@ class HandoverKernelTest {
     }
 
     private static boolean isOpen(int fd) {
-        return Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) >= 0;
+        return FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) >= 0;
     }
 
     private static int openPath(String path, int flags) {
         try (Arena a = Arena.ofConfined()) {
-            int fd = Sys.open(Sys.errnoSlot(), a.allocateFrom(path), flags | linux_h.O_CLOEXEC());
+            int fd = FileCalls.open(Sys.errnoSlot(), a.allocateFrom(path), flags | linux_h.O_CLOEXEC());
             assertTrue(fd >= 0, () -> "open " + path + ": " + Sys.errno(Sys.errnoSlot()));
             return fd;
         }
@@ -81,7 +83,7 @@ class HandoverKernelTest {
 
     /** A dup of {@code fd} numbered 10 or above, with FD_CLOEXEC. */
     private static int dupHigh(int fd) {
-        int d = Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_DUPFD_CLOEXEC(), 10);
+        int d = FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_DUPFD_CLOEXEC(), 10);
         assertTrue(d >= 10);
         return d;
     }
@@ -149,7 +151,7 @@ class HandoverKernelTest {
             try {
                 pid = Spawn.spawnWithFd3(childJava("inherited", "3", stop.toString(), "10.97.0.2"), forChild, out);
             } finally {
-                Sys.close(Sys.errnoSlot(), forChild);
+                FileCalls.close(Sys.errnoSlot(), forChild);
             }
         } // from here on only the child holds the queue
         int exit;
@@ -187,7 +189,7 @@ class HandoverKernelTest {
                 long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
                 while (true) { // the child binds the socket once its JVM is up
                     try {
-                        FdPassing.send(sock, "ntr0,ntr1", a.fd(), b.fd());
+                        FdPassing.send(sock, "ntr0,ntr1", Duration.ofSeconds(10), a.fd(), b.fd());
                         break;
                     } catch (TapException e) {
                         boolean notYet = "ENOENT".equals(e.errnoName()) || "ECONNREFUSED".equals(e.errnoName());
@@ -226,7 +228,7 @@ class HandoverKernelTest {
     private static int[] socketPair() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sv = a.allocate(ValueLayout.JAVA_INT, 2);
-            assertEquals(0, Sys.socketpair(Sys.errnoSlot(), linux_h.AF_UNIX(),
+            assertEquals(0, SocketCalls.socketpair(Sys.errnoSlot(), linux_h.AF_UNIX(),
                     linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0, sv));
             return new int[] {sv.getAtIndex(ValueLayout.JAVA_INT, 0), sv.getAtIndex(ValueLayout.JAVA_INT, 1)};
         }
@@ -234,7 +236,7 @@ class HandoverKernelTest {
 
     private static void closeFds(int... fds) {
         for (int fd : fds) {
-            Sys.close(Sys.errnoSlot(), fd);
+            FileCalls.close(Sys.errnoSlot(), fd);
         }
     }
 
@@ -251,9 +253,9 @@ class HandoverKernelTest {
                 TapHandle got = r.handles().get(0);
                 int fd = got.fd();
                 assertEquals("fd " + fd + " received on socket fd " + sp[1], got.origin());
-                assertTrue((Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC()) != 0,
+                assertTrue((FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC()) != 0,
                         "received with MSG_CMSG_CLOEXEC");
-                assertTrue((Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFL(), 0) & linux_h.O_NONBLOCK()) != 0);
+                assertTrue((FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFL(), 0) & linux_h.O_NONBLOCK()) != 0);
                 try (Tap tap = Tap.open(got)) {
                     assertEquals("ntq0", tap.name());
                     assertEquals(got.origin(), tap.origin());
@@ -271,7 +273,7 @@ class HandoverKernelTest {
         try (Arena a = Arena.ofConfined()) {
             Map<Integer, String> before = KernelFixtures.openFds();
             MemorySegment hello = a.allocateFrom("hello");
-            assertEquals(6, Sys.write(Sys.errnoSlot(), sp[0], hello, 6));
+            assertEquals(6, FileCalls.write(Sys.errnoSlot(), sp[0], hello, 6));
             TapException e = assertThrows(TapException.class, () -> FdPassing.receive(sp[1], 1, Duration.ofSeconds(5)));
             assertEquals(TapException.Kind.NO_FDS, e.kind());
             assertTrue(e.getMessage().contains("socket fd " + sp[1]) && e.getMessage().contains("\"hello\""), e.getMessage());
@@ -376,7 +378,7 @@ class HandoverKernelTest {
         assertFalse(Files.exists(sock));
         KernelFixtures.assertNoLeak(before);
 
-        TapException nobody = assertThrows(TapException.class, () -> FdPassing.send(sock, "x", 0));
+        TapException nobody = assertThrows(TapException.class, () -> FdPassing.send(sock, "x", Duration.ofSeconds(5), 0));
         assertEquals("ENOENT", nobody.errnoName());
         assertTrue(nobody.getMessage().contains(sock.toString()), nobody.getMessage());
 
@@ -390,9 +392,9 @@ class HandoverKernelTest {
                 MemorySegment.copy(p, 0, dev.nettap.internal.linux.sockaddr_un.sun_path(addr), ValueLayout.JAVA_BYTE, 0, p.length);
                 long end = System.nanoTime() + 10_000_000_000L;
                 while (System.nanoTime() < end) {
-                    int s = Sys.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
-                    int r = Sys.connect(err, s, addr, (int) dev.nettap.internal.linux.sockaddr_un.sizeof());
-                    Sys.close(err, s);
+                    int s = SocketCalls.socket(err, linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
+                    int r = SocketCalls.connect(err, s, addr, (int) dev.nettap.internal.linux.sockaddr_un.sizeof());
+                    FileCalls.close(err, s);
                     if (r == 0) {
                         return;
                     }
@@ -461,7 +463,7 @@ class HandoverKernelTest {
         int[] pipe = Spawn.pipe();
         closeFds(pipe[1]);
         refused(pipe[0], TapMode.TAP, before, TapException.Kind.NOT_A_TAP, "ENOTTY", "not a TAP/TUN queue");
-        int sock = Sys.socket(Sys.errnoSlot(), linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
+        int sock = SocketCalls.socket(Sys.errnoSlot(), linux_h.AF_UNIX(), linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC(), 0);
         TapException s = assertThrows(TapException.class, () -> Tap.open(TapHandle.ofInheritedFd(sock)));
         assertEquals(TapException.Kind.NOT_A_TAP, s.kind(), s.getMessage());
         assertNotNull(s.errnoName(), s.getMessage());
@@ -493,7 +495,7 @@ class HandoverKernelTest {
         int keep = rawTap("ntb5", linux_h.IFF_TAP() | linux_h.IFF_VNET_HDR());
         try {
             assertEquals(linux_h.IFF_NOFILTER(), getIff(keep) & linux_h.IFF_NOFILTER(), "no filter before");
-            int other = Sys.dup(Sys.errnoSlot(), keep);
+            int other = FileCalls.dup(Sys.errnoSlot(), keep);
             refused(other, TapMode.TAP, before(keep), TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_NO_PI");
             assertEquals(linux_h.IFF_NOFILTER(), getIff(keep) & linux_h.IFF_NOFILTER(), "the probe's filter was detached");
         } finally {
@@ -522,15 +524,15 @@ class HandoverKernelTest {
     @Test
     void inheritedFdIsAdoptedWithCloexecAndNonblock() throws Exception {
         try (TapHandle h = create("nta0", TapMode.TAP)) {
-            int fd = Sys.dup(Sys.errnoSlot(), h.fd()); // plain dup: no FD_CLOEXEC
+            int fd = FileCalls.dup(Sys.errnoSlot(), h.fd()); // plain dup: no FD_CLOEXEC
             assertTrue(fd >= 0);
-            int fl = Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFL(), 0);
-            assertEquals(0, Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_SETFL(), fl & ~linux_h.O_NONBLOCK()));
-            assertEquals(0, Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC());
+            int fl = FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFL(), 0);
+            assertEquals(0, FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_SETFL(), fl & ~linux_h.O_NONBLOCK()));
+            assertEquals(0, FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC());
             TapHandle adopted = TapHandle.ofInheritedFd(fd);
             assertEquals("fd " + fd + " (inherited)", adopted.origin());
-            assertTrue((Sys.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC()) != 0);
-            assertTrue((Sys.fcntl(Sys.errnoSlot(), h.fd(), linux_h.F_GETFL(), 0) & linux_h.O_NONBLOCK()) != 0,
+            assertTrue((FileCalls.fcntl(Sys.errnoSlot(), fd, linux_h.F_GETFD(), 0) & linux_h.FD_CLOEXEC()) != 0);
+            assertTrue((FileCalls.fcntl(Sys.errnoSlot(), h.fd(), linux_h.F_GETFL(), 0) & linux_h.O_NONBLOCK()) != 0,
                     "O_NONBLOCK is shared by every fd of the open file");
             try (Tap tap = Tap.open(adopted)) {
                 assertEquals("nta0", tap.name());

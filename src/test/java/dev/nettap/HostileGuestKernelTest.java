@@ -251,7 +251,7 @@ class HostileGuestKernelTest {
         f.set(ValueLayout.JAVA_BYTE, 14 + 6, (byte) 44);
         f.set(ValueLayout.JAVA_BYTE, 54, (byte) 6);
         f.set(be16, 14 + 4, (short) (f.byteSize() - 54));
-        long droppedBefore = o.a.statistics().kernel().txDropped() + o.b.statistics().kernel().txDropped();
+        long droppedBefore = o.a.statistics().kernel().orElseThrow().txDropped() + o.b.statistics().kernel().orElseThrow().txDropped();
         VirtioNetHdr.set(txHdr, true, VirtioNetHdr.GsoType.TCPV6, false, 62 + 20, 1000, 62, 16);
         assertEquals(f.byteSize(), o.a.write(txHdr, f), "the kernel takes the write");
         o.receive(flow(-1), HostileGuestKernelTest::ours, 0, QUIET, "TSO6 with a fragment header");
@@ -259,7 +259,7 @@ class HostileGuestKernelTest {
         MemorySegment h = arena.allocate(VirtioNetHdr.LAYOUT);
         assertEquals(OffloadTranslation.REFUSED, OffloadTranslation.buildTxHeader(md, f, h));
         assertEquals(Reason.FRAGMENTED, md.refusal(), md.refusalMessage());
-        long droppedAfter = o.a.statistics().kernel().txDropped() + o.b.statistics().kernel().txDropped();
+        long droppedAfter = o.a.statistics().kernel().orElseThrow().txDropped() + o.b.statistics().kernel().orElseThrow().txDropped();
         assertTrue(droppedAfter > droppedBefore, "the kernel counted the frame as dropped: " + droppedBefore + " -> " + droppedAfter);
     }
 

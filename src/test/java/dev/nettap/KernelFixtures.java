@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -53,15 +54,15 @@ final class KernelFixtures {
         return InNamespace.call(netns, () -> {
             MemorySegment err = Sys.errnoSlot();
             try (Arena arena = Arena.ofConfined()) {
-                int fd = Sys.open(err, arena.allocateFrom(TapHandle.DEFAULT_CLONE_DEVICE.toString()),
+                int fd = FileCalls.open(err, arena.allocateFrom(TapHandle.DEFAULT_CLONE_DEVICE.toString()),
                         linux_h.O_RDWR() | linux_h.O_CLOEXEC());
                 assertTrue(fd >= 0, "open /dev/net/tun");
                 MemorySegment ifr = ifreq.allocate(arena);
                 MemorySegment.copy(name, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0, name.length);
                 ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr), (short) flags);
-                if (Sys.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
+                if (FileCalls.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
                     int e = Sys.errno(err);
-                    Sys.close(err, fd);
+                    FileCalls.close(err, fd);
                     return -e;
                 }
                 return fd;

@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -61,7 +62,7 @@ class MultiQueueKernelTest {
             ScratchNamespace.Result r = ns.exec("bash", "-c",
                     "for p in $(seq 20000 20063); do echo x > /dev/udp/10.99.0.2/$p; done");
             assertEquals(0, r.exitCode(), r.output());
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE), buf = arena.allocate(2048);
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE), buf = arena.allocate(2048);
             ValueLayout.OfShort be16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
             int[] perQueue = new int[4];
             boolean[] seen = new boolean[64];

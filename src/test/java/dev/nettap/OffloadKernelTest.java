@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.tool.ScratchNamespace;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -32,7 +33,7 @@ class OffloadKernelTest {
                     }
                 }
                 // The kernel's verdict, raw.
-                boolean kernel = Sys.ioctl(Sys.errnoSlot(), tap.fd(), linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) == 0;
+                boolean kernel = FileCalls.ioctl(Sys.errnoSlot(), tap.fd(), linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) == 0;
                 // The library's.
                 boolean library;
                 try {
@@ -49,7 +50,7 @@ class OffloadKernelTest {
             }
             assertEquals(List.of(), disagreements);
             int unknown = 0x4000_0000;
-            assertEquals(-1, Sys.ioctl(Sys.errnoSlot(), tap.fd(), linux_h.TUNSETOFFLOAD(), (long) unknown),
+            assertEquals(-1, FileCalls.ioctl(Sys.errnoSlot(), tap.fd(), linux_h.TUNSETOFFLOAD(), (long) unknown),
                     "an unknown bit is refused");
         }
     }

@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -9,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.tool.EchoResponder;
 import dev.nettap.tool.ScratchNamespace;
 import java.io.IOException;
@@ -82,7 +84,7 @@ class TapKernelTest {
     private int rawSetIff(byte[] name) throws TapException {
         int r = KernelFixtures.rawSetIff(ns.path(), name, linux_h.IFF_TAP() | linux_h.IFF_NO_PI());
         if (r >= 0) {
-            Sys.close(Sys.errnoSlot(), r);
+            FileCalls.close(Sys.errnoSlot(), r);
             return 0;
         }
         return -r;
@@ -110,7 +112,7 @@ class TapKernelTest {
     private static int hdrSize(int fd) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sz = a.allocate(ValueLayout.JAVA_INT);
-            assertEquals(0, Sys.ioctl(Sys.errnoSlot(), fd, linux_h.TUNGETVNETHDRSZ(), sz));
+            assertEquals(0, FileCalls.ioctl(Sys.errnoSlot(), fd, linux_h.TUNGETVNETHDRSZ(), sz));
             return sz.get(ValueLayout.JAVA_INT, 0);
         }
     }
@@ -125,7 +127,7 @@ class TapKernelTest {
         ns.ip("tuntap", "add", "dev", "ntp0", "mode", "tap", "vnet_hdr");
         try (TapHandle other = create("ntp0")) {
             try (Arena a = Arena.ofConfined()) {
-                assertEquals(0, Sys.ioctl(Sys.errnoSlot(), other.fd(), linux_h.TUNSETVNETHDRSZ(),
+                assertEquals(0, FileCalls.ioctl(Sys.errnoSlot(), other.fd(), linux_h.TUNSETVNETHDRSZ(),
                         a.allocateFrom(ValueLayout.JAVA_INT, 10)));
             }
             assertEquals(10, hdrSize(other.fd()));
@@ -185,7 +187,7 @@ class TapKernelTest {
     @Test
     void linkDownMalformedDeviceGoneAndUseAfterClose() throws Exception {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
             MemorySegment frame = arena.allocate(60);
             frame.asSlice(0, 6).fill((byte) 0xff); // broadcast
             frame.set(ValueLayout.JAVA_BYTE, 6, (byte) 2);

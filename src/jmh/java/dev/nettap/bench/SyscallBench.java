@@ -1,6 +1,8 @@
 package dev.nettap.bench;
 
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.ProcessCalls;
+import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
@@ -38,13 +40,13 @@ public class SyscallBench {
 
     @Benchmark
     public int getpid() {
-        return Sys.getpid();
+        return ProcessCalls.getpid();
     }
 
     /** {@code close(-1)} fails with EBADF: the downcall, the errno capture, and reading it. */
     @Benchmark
     public int closeBadFdErrno() {
-        int r = Sys.close(slot, -1);
+        int r = FileCalls.close(slot, -1);
         return r < 0 ? Sys.errno(slot) : r;
     }
 
@@ -52,7 +54,7 @@ public class SyscallBench {
     @Benchmark
     public int closeBadFdThreadSlot() {
         MemorySegment s = Sys.errnoSlot();
-        int r = Sys.close(s, -1);
+        int r = FileCalls.close(s, -1);
         return r < 0 ? Sys.errno(s) : r;
     }
 }

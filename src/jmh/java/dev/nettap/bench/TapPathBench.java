@@ -1,11 +1,13 @@
 package dev.nettap.bench;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import dev.nettap.Tap;
 import dev.nettap.TapException;
 import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
 import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.sys.VectorIo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -64,7 +66,7 @@ public class TapPathBench {
         @Setup(Level.Trial)
         public void setUp() throws TapException {
             arena = Arena.ofShared();
-            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            hdr = arena.allocate(VirtioNetHdr.SIZE);
             frame = arena.allocate(size, 64);
             Frames.build(frame, hdr);
             iov = iovec.allocateArray(2, arena);
@@ -101,7 +103,7 @@ public class TapPathBench {
      */
     @Benchmark
     public long rawWritev(Writer w) {
-        return Sys.writev(w.errno, w.fd, w.iov, 2);
+        return VectorIo.writev(w.errno, w.fd, w.iov, 2);
     }
 
     @Benchmark
@@ -122,11 +124,11 @@ public class TapPathBench {
         @Setup(Level.Trial)
         public void setUp() throws TapException {
             arena = Arena.ofShared();
-            hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            hdr = arena.allocate(VirtioNetHdr.SIZE);
             frame = arena.allocate(64, 64);
             Frames.build(frame, hdr);
             frame.asSlice(0, 6).fill((byte) 0xff); // broadcast: flooded to bb0
-            rxHdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            rxHdr = arena.allocate(VirtioNetHdr.SIZE);
             rx = arena.allocate(2048, 64);
             a = open("ba0");
             b = open("bb0");

@@ -2,6 +2,7 @@ package dev.nettap.tool;
 
 import dev.nettap.Tap;
 import dev.nettap.vnet.Checksums;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,8 +29,8 @@ public final class EchoResponder implements AutoCloseable {
     private final byte[] mac;
     private final int ip;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment rxHdr = arena.allocate(Tap.VNET_HDR_SIZE);
-    private final MemorySegment txHdr = arena.allocate(Tap.VNET_HDR_SIZE); // all zero: no offload
+    private final MemorySegment rxHdr = arena.allocate(VirtioNetHdr.SIZE);
+    private final MemorySegment txHdr = arena.allocate(VirtioNetHdr.SIZE); // all zero: no offload
     private final MemorySegment rx = arena.allocate(65535);
     private final MemorySegment tx = arena.allocate(65535);
     private final MemorySegment[] rxParts; // scatter mode: three separate buffers; null otherwise

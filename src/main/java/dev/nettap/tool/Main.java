@@ -3,6 +3,7 @@ package dev.nettap.tool;
 import dev.nettap.Tap;
 import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -152,7 +153,7 @@ public final class Main {
             Tap tap = Tap.open(TapHandle.createInNamespace(ns.path(), "demo%d", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
             cleanup.add(tap);
             System.out.printf("namespace %s: TAP %s (virtio-net header %d -> %d bytes)%n", ns.name(), tap.name(),
-                    tap.previousVnetHeaderSize(), Tap.VNET_HDR_SIZE);
+                    tap.previousVnetHeaderSize(), VirtioNetHdr.SIZE);
             ns.ip("addr", "add", "10.99.0.1/24", "dev", tap.name());
             ns.ip("link", "set", tap.name(), "up");
             System.out.printf("kernel side %s on %s; Java answers for %s (%s)%n", EchoResponder.ip(KERNEL_IP),

@@ -10,6 +10,7 @@ import dev.nettap.vnet.IpVersion;
 import dev.nettap.vnet.OffloadTranslation;
 import dev.nettap.vnet.RxMetadata;
 import dev.nettap.vnet.TxMetadata;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ final class Examples {
         // @start region=readme
         try (Tap tap = Tap.open(TapHandle.create("vm0"));          // TUNSETIFF TAP|NO_PI|VNET_HDR, validated
              Arena arena = Arena.ofConfined()) {
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE);
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
             MemorySegment frame = arena.allocate(65535);
             if (tap.awaitReadable(Duration.ofMillis(100)) == Tap.READY) {
                 long n = tap.read(hdr, frame);   // bytes, or WOULD_BLOCK / DEVICE_GONE
@@ -84,7 +85,7 @@ final class Examples {
             }
         }
         // Sending side (the fds stay the sender's; the receiver gets duplicates)
-        FdPassing.send(Path.of("/run/vmm.sock"), "vm0", tap0.fd(), tap1.fd());
+        FdPassing.send(Path.of("/run/vmm.sock"), "vm0", Duration.ofSeconds(5), tap0.fd(), tap1.fd());
         // @end
     }
 

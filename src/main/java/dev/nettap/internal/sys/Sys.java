@@ -1,8 +1,5 @@
 package dev.nettap.internal.sys;
 
-import static dev.nettap.internal.linux.linux_h.C_INT;
-import static dev.nettap.internal.linux.linux_h.C_LONG;
-import static dev.nettap.internal.linux.linux_h.C_POINTER;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 
 import dev.nettap.internal.linux.linux_h;
@@ -15,7 +12,11 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /**
- * The one place that holds nettap's downcall handles to libc.
+ * The core of nettap's libc layer: errno slots and the two ways handles are made. The calls
+ * themselves are grouped by family: {@link FileCalls} (one fd: open, close, read, write, ioctl,
+ * fcntl, dup), {@link VectorIo} (readv/writev, with the caller's memory kept alive),
+ * {@link PollCalls} (poll, epoll, eventfd), {@link SocketCalls} (AF_UNIX, SCM_RIGHTS) and
+ * {@link ProcessCalls} (setns, getpid, geteuid).
  *
  * <p>Every handle that can fail captures {@code errno} with {@link Linker.Option#captureCallState}
  * into a caller-supplied <em>errno slot</em> (a segment of {@link #ERRNO_SLOT_LAYOUT}): hot paths
@@ -64,7 +65,7 @@ public final class Sys {
     }
 
     @SuppressWarnings("restricted") // see SAFETY below
-    private static MethodHandle errnoHandle(MemorySegment address, FunctionDescriptor desc,
+    static MethodHandle errnoHandle(MemorySegment address, FunctionDescriptor desc,
                                             Linker.Option... more) {
         Linker.Option[] options = new Linker.Option[more.length + 1];
         options[0] = CAPTURE_ERRNO;
@@ -76,286 +77,8 @@ public final class Sys {
     }
 
     @SuppressWarnings("restricted") // see SAFETY below
-    private static MethodHandle plainHandle(MemorySegment address, FunctionDescriptor desc) {
+    static MethodHandle plainHandle(MemorySegment address, FunctionDescriptor desc) {
         // SAFETY: as for errnoHandle; these functions cannot fail, so no errno is captured.
         return LINKER.downcallHandle(address, desc);
-    }
-
-    // int open(const char *path, int flags, ... /* mode_t mode */)
-    private static final MethodHandle OPEN = errnoHandle(linux_h.open.address(),
-            FunctionDescriptor.of(C_INT, C_POINTER, C_INT, C_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = errnoHandle(linux_h.close$address(), linux_h.close$descriptor());
-    private static final MethodHandle READ = errnoHandle(linux_h.read$address(), linux_h.read$descriptor());
-    private static final MethodHandle WRITE = errnoHandle(linux_h.write$address(), linux_h.write$descriptor());
-    private static final MethodHandle READV = errnoHandle(linux_h.readv$address(), linux_h.readv$descriptor());
-    private static final MethodHandle WRITEV = errnoHandle(linux_h.writev$address(), linux_h.writev$descriptor());
-    // int ioctl(int fd, unsigned long request, ...): a pointer argument, or an integer by value.
-    private static final MethodHandle IOCTL_PTR = errnoHandle(linux_h.ioctl.address(),
-            FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_POINTER), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_LONG = errnoHandle(linux_h.ioctl.address(),
-            FunctionDescriptor.of(C_INT, C_INT, C_LONG, C_LONG), Linker.Option.firstVariadicArg(2));
-    // int fcntl(int fd, int cmd, ...): the commands used here take an int or nothing.
-    private static final MethodHandle FCNTL = errnoHandle(linux_h.fcntl.address(),
-            FunctionDescriptor.of(C_INT, C_INT, C_INT, C_INT), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle POLL = errnoHandle(linux_h.poll$address(), linux_h.poll$descriptor());
-    private static final MethodHandle EVENTFD = errnoHandle(linux_h.eventfd$address(), linux_h.eventfd$descriptor());
-    private static final MethodHandle SETNS = errnoHandle(linux_h.setns$address(), linux_h.setns$descriptor());
-    private static final MethodHandle EPOLL_CREATE1 = errnoHandle(linux_h.epoll_create1$address(), linux_h.epoll_create1$descriptor());
-    private static final MethodHandle EPOLL_CTL = errnoHandle(linux_h.epoll_ctl$address(), linux_h.epoll_ctl$descriptor());
-    private static final MethodHandle EPOLL_WAIT = errnoHandle(linux_h.epoll_wait$address(), linux_h.epoll_wait$descriptor());
-    private static final MethodHandle GETPID = plainHandle(linux_h.getpid$address(), linux_h.getpid$descriptor());
-    private static final MethodHandle GETEUID = plainHandle(linux_h.geteuid$address(), linux_h.geteuid$descriptor());
-
-    // The wrappers below only adapt types; a Throwable from invokeExact means a wrong handle type,
-    // which is a bug in this class, never a runtime condition.
-
-    /** {@code open(path, flags, 0)}; {@code path} is a NUL-terminated native string. */
-    public static int open(MemorySegment errno, MemorySegment path, int flags) {
-        try {
-            return (int) OPEN.invokeExact(errno, path, flags, 0);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code close(fd)}. */
-    public static int close(MemorySegment errno, int fd) {
-        try {
-            return (int) CLOSE.invokeExact(errno, fd);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code read(fd, buf, count)}; {@code buf} must be native and at least {@code count} bytes. */
-    public static long read(MemorySegment errno, int fd, MemorySegment buf, long count) {
-        try {
-            return (long) READ.invokeExact(errno, fd, buf, count);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code write(fd, buf, count)}; {@code buf} must be native and at least {@code count} bytes. */
-    public static long write(MemorySegment errno, int fd, MemorySegment buf, long count) {
-        try {
-            return (long) WRITE.invokeExact(errno, fd, buf, count);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code readv(fd, iov, iovcnt)}: every iovec must describe live native memory. */
-    public static long readv(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
-        try {
-            return (long) READV.invokeExact(errno, fd, iov, iovcnt);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code writev(fd, iov, iovcnt)}: every iovec must describe live native memory. */
-    public static long writev(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
-        try {
-            return (long) WRITEV.invokeExact(errno, fd, iov, iovcnt);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code ioctl(fd, request, arg)} with a pointer argument. */
-    public static int ioctl(MemorySegment errno, int fd, long request, MemorySegment arg) {
-        try {
-            return (int) IOCTL_PTR.invokeExact(errno, fd, request, arg);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code ioctl(fd, request, value)} with an integer passed by value (e.g. {@code TUNSETOFFLOAD}). */
-    public static int ioctl(MemorySegment errno, int fd, long request, long value) {
-        try {
-            return (int) IOCTL_LONG.invokeExact(errno, fd, request, value);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code fcntl(fd, cmd, arg)}; {@code arg} is ignored by commands that take none. */
-    public static int fcntl(MemorySegment errno, int fd, int cmd, int arg) {
-        try {
-            return (int) FCNTL.invokeExact(errno, fd, cmd, arg);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code poll(fds, nfds, timeoutMillis)}; {@code fds} holds {@code nfds} {@code struct pollfd}. */
-    public static int poll(MemorySegment errno, MemorySegment fds, long nfds, int timeoutMillis) {
-        try {
-            return (int) POLL.invokeExact(errno, fds, nfds, timeoutMillis);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code eventfd(initval, flags)}. */
-    public static int eventfd(MemorySegment errno, int initval, int flags) {
-        try {
-            return (int) EVENTFD.invokeExact(errno, initval, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code setns(fd, nstype)}: changes the namespace of the calling OS thread only. */
-    public static int setns(MemorySegment errno, int fd, int nstype) {
-        try {
-            return (int) SETNS.invokeExact(errno, fd, nstype);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code epoll_create1(flags)}. */
-    public static int epollCreate1(MemorySegment errno, int flags) {
-        try {
-            return (int) EPOLL_CREATE1.invokeExact(errno, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code epoll_ctl(epfd, op, fd, event)}; {@code event} is one packed {@code struct epoll_event}. */
-    public static int epollCtl(MemorySegment errno, int epfd, int op, int fd, MemorySegment event) {
-        try {
-            return (int) EPOLL_CTL.invokeExact(errno, epfd, op, fd, event);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code epoll_wait(epfd, events, maxevents, timeout)}; {@code events} holds {@code maxevents} entries. */
-    public static int epollWait(MemorySegment errno, int epfd, MemorySegment events, int maxevents, int timeoutMillis) {
-        try {
-            return (int) EPOLL_WAIT.invokeExact(errno, epfd, events, maxevents, timeoutMillis);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code getpid()}. */
-    public static int getpid() {
-        try {
-            return (int) GETPID.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code geteuid()}. */
-    public static int geteuid() {
-        try {
-            return (int) GETEUID.invokeExact();
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    // ---- AF_UNIX sockets and fd duplication (handover: SCM_RIGHTS, inherited fds) ---------------
-    // Control-path calls: they allocate nothing themselves, and the caller passes the errno slot.
-
-    private static final MethodHandle SOCKET = errnoHandle(linux_h.socket$address(), linux_h.socket$descriptor());
-    private static final MethodHandle SOCKETPAIR = errnoHandle(linux_h.socketpair$address(), linux_h.socketpair$descriptor());
-    private static final MethodHandle BIND = errnoHandle(linux_h.bind$address(), linux_h.bind$descriptor());
-    private static final MethodHandle LISTEN = errnoHandle(linux_h.listen$address(), linux_h.listen$descriptor());
-    private static final MethodHandle CONNECT = errnoHandle(linux_h.connect$address(), linux_h.connect$descriptor());
-    private static final MethodHandle ACCEPT4 = errnoHandle(linux_h.accept4$address(), linux_h.accept4$descriptor());
-    private static final MethodHandle SENDMSG = errnoHandle(linux_h.sendmsg$address(), linux_h.sendmsg$descriptor());
-    private static final MethodHandle RECVMSG = errnoHandle(linux_h.recvmsg$address(), linux_h.recvmsg$descriptor());
-    private static final MethodHandle DUP = errnoHandle(linux_h.dup$address(), linux_h.dup$descriptor());
-
-    /** {@code socket(domain, type, protocol)}. */
-    public static int socket(MemorySegment errno, int domain, int type, int protocol) {
-        try {
-            return (int) SOCKET.invokeExact(errno, domain, type, protocol);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code socketpair(domain, type, protocol, sv)}; {@code sv} holds two {@code int}s (8 bytes). */
-    public static int socketpair(MemorySegment errno, int domain, int type, int protocol, MemorySegment sv) {
-        try {
-            return (int) SOCKETPAIR.invokeExact(errno, domain, type, protocol, sv);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code bind(fd, addr, len)}; {@code addr} is a native {@code struct sockaddr_*} of at least {@code len} bytes. */
-    public static int bind(MemorySegment errno, int fd, MemorySegment addr, int len) {
-        try {
-            return (int) BIND.invokeExact(errno, fd, addr, len);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code listen(fd, backlog)}. */
-    public static int listen(MemorySegment errno, int fd, int backlog) {
-        try {
-            return (int) LISTEN.invokeExact(errno, fd, backlog);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code connect(fd, addr, len)}; {@code addr} as for {@link #bind}. */
-    public static int connect(MemorySegment errno, int fd, MemorySegment addr, int len) {
-        try {
-            return (int) CONNECT.invokeExact(errno, fd, addr, len);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code accept4(fd, addr, lenp, flags)}; {@code addr} and {@code lenp} may be {@link MemorySegment#NULL}. */
-    public static int accept4(MemorySegment errno, int fd, MemorySegment addr, MemorySegment lenp, int flags) {
-        try {
-            return (int) ACCEPT4.invokeExact(errno, fd, addr, lenp, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /**
-     * {@code sendmsg(fd, msg, flags)}; {@code msg} is a native {@code struct msghdr} whose iovecs and
-     * control buffer describe live native memory.
-     */
-    public static long sendmsg(MemorySegment errno, int fd, MemorySegment msg, int flags) {
-        try {
-            return (long) SENDMSG.invokeExact(errno, fd, msg, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code recvmsg(fd, msg, flags)}; {@code msg} as for {@link #sendmsg}, its buffers writable. */
-    public static long recvmsg(MemorySegment errno, int fd, MemorySegment msg, int flags) {
-        try {
-            return (long) RECVMSG.invokeExact(errno, fd, msg, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** {@code dup(fd)}: the new fd does not have {@code FD_CLOEXEC}. */
-    public static int dup(MemorySegment errno, int fd) {
-        try {
-            return (int) DUP.invokeExact(errno, fd);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
     }
 }
