@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/if_arp.h>
 #include <linux/filter.h>
 #include <linux/virtio_net.h>
 #include <fcntl.h>
@@ -23,5 +24,6 @@
 #include <sys/un.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <errno.h>
 #endif

@@ -118,8 +118,7 @@ public final class Tap implements AutoCloseable {
     private final Direction tx;
     private final MemorySegment wakeValue;
     private WaitSet waitSet; // guarded by this; created by the first virtual-thread wait
-    private final Object offloadLock = new Object();
-    private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
+    private final TapDevice device;
 
     /** Preallocated native scratch for one direction: iovec table, pollfd pair, errno slot. */
     private static final class Direction {
@@ -145,7 +144,8 @@ public final class Tap implements AutoCloseable {
         }
     }
 
-    private Tap(int fd, int wakeFd, String name, String origin, TapMode mode, int previousHdrSize, Arena arena) {
+    private Tap(int fd, int wakeFd, String name, String origin, TapMode mode, int previousHdrSize, Arena arena,
+                TapDevice device) {
         this.fd = fd;
         this.wakeFd = wakeFd;
         this.name = name;
@@ -156,6 +156,8 @@ public final class Tap implements AutoCloseable {
         this.rx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLIN());
         this.tx = new Direction(arena, fd, wakeFd, (short) linux_h.POLLOUT());
         this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
+        this.device = device;
+        device.add(this);
     }
 
     /**
@@ -192,7 +194,7 @@ public final class Tap implements AutoCloseable {
                 throw TapException.syscall(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
                         "TUNGETIFF", e, ctx, found);
             }
-            int flags = NoPiCheck.trueFlags(err, fd, iff.flags(), ctx);
+            int flags = NoPiCheck.trueFlags(err, fd, iff, handle.netns(), ctx);
             String name = iff.name();
             TapMode mode = checkFlags(flags, handle.expectedMode(), ctx, name);
             int previous = vnetHdrSize(err, fd, ctx, arena);
@@ -212,15 +214,14 @@ public final class Tap implements AutoCloseable {
                         "{0}: virtio-net header size {1} -> {2} (the size is per device: every holder sees it)",
                         ctx, previous, VNET_HDR_SIZE);
             }
-            // Receive offloads off: the kernel completes checksums and segments before handing frames over.
-            if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
-                throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), ctx, null);
-            }
             wakeFd = Sys.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
             if (wakeFd < 0) {
                 throw TapException.syscall("eventfd", Sys.errno(err), ctx, null);
             }
-            return new Tap(fd, wakeFd, name, handle.origin(), mode, previous, arena);
+            // The first queue this process holds of the device turns receive offloads off; later
+            // queues leave the device's offloads as they are (see TapDevice).
+            TapDevice device = TapDevice.join(err, fd, name, mode, handle.netns(), ctx);
+            return new Tap(fd, wakeFd, name, handle.origin(), mode, previous, arena, device);
         } catch (TapException | RuntimeException | Error e) {
             Sys.close(err, fd);
             if (wakeFd >= 0) {
@@ -633,12 +634,9 @@ public final class Tap implements AutoCloseable {
     // ---- offloads ----------------------------------------------------------------------------
 
     /**
-     * Sets the device's receive offloads with {@code TUNSETOFFLOAD}: from now on the kernel may hand
-     * this queue frames with partial checksums and GSO super-frames of the kinds in {@code offloads}
-     * (size receive buffers to 65535 bytes then). Like the header size, the offloads belong to the
-     * device: every queue and holder sees the change. The kernel has no way to read them back, so
-     * this {@code Tap} remembers what it set ({@link #offloads()}); {@link #open(TapHandle)} sets
-     * none.
+     * Sets the device's receive offloads: {@link TapDevice#setOffloads(Set)} on {@link #device()}.
+     * The offloads belong to the device, so every queue of it sees the change, and opening another
+     * queue of the same device does not reset them.
      *
      * @param offloads the offloads to allow; an empty set turns them all off
      * @throws IllegalArgumentException if the set breaks a dependency (see {@link Offload})
@@ -646,62 +644,51 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException    if this {@code Tap} is closed
      */
     public void setOffloads(Set<Offload> offloads) throws TapException {
-        Set<Offload> set = offloads.isEmpty() ? EnumSet.noneOf(Offload.class) : EnumSet.copyOf(offloads);
-        Offload.checkDependencies(set);
         enter();
         try {
-            synchronized (offloadLock) {
-                MemorySegment err = Sys.errnoSlot();
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
-                    int e = Sys.errno(err);
-                    throw TapException.syscall("TUNSETOFFLOAD", e, context() + " with " + set,
-                            e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
-                }
-                this.offloads = Collections.unmodifiableSet(set);
-            }
+            device.setOffloads(offloads);
         } finally {
             exit();
         }
     }
 
-    /** {@return the receive offloads this {@code Tap} last set (none after {@link #open(TapHandle)})} */
+    /** {@return the device's receive offloads in force, as {@link TapDevice#offloads()} (none until set)} */
     public Set<Offload> offloads() {
-        return offloads;
+        return device.offloads();
     }
 
     /**
-     * Which receive offloads this kernel accepts on this device: each one is tried with
-     * {@code TUNSETOFFLOAD} together with the flags it depends on, then the offloads this
-     * {@code Tap} had set are restored. Meant for set-up (it briefly changes the device's offloads,
-     * shared by every holder), not for a device in use.
+     * Which receive offloads this kernel accepts on this device: {@link TapDevice#probeOffloads()}.
      *
      * @return the offloads the kernel accepted
-     * @throws TapException          if the previous offloads cannot be restored
+     * @throws TapException          if the offloads in force cannot be restored
      * @throws IllegalStateException if this {@code Tap} is closed
      */
     public Set<Offload> probeOffloads() throws TapException {
         enter();
         try {
-            synchronized (offloadLock) {
-                MemorySegment err = Sys.errnoSlot();
-                Set<Offload> accepted = EnumSet.noneOf(Offload.class);
-                for (Offload o : Offload.values()) {
-                    EnumSet<Offload> trial = EnumSet.of(Offload.CSUM, o);
-                    if (o == Offload.TSO_ECN) {
-                        trial.add(Offload.TSO4);
-                    } else if (o == Offload.USO4 || o == Offload.USO6) {
-                        trial.add(Offload.USO4);
-                        trial.add(Offload.USO6);
-                    }
-                    if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
-                        accepted.add(o);
-                    }
-                }
-                if (Sys.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(offloads)) < 0) {
-                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), context() + " restoring " + offloads, null);
-                }
-                return Collections.unmodifiableSet(accepted);
-            }
+            return device.probeOffloads();
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * The device this queue belongs to: what is per device rather than per queue (header size,
+     * offloads, link state, MTU, MAC address, carrier, send buffer). Every {@code Tap} this process
+     * holds of the same device returns the same object.
+     *
+     * @return the device
+     */
+    public TapDevice device() {
+        return device;
+    }
+
+    /** Runs {@code call} with this queue's fd, kept open for the call; throws if closed. */
+    <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+        enter();
+        try {
+            return call.apply(fd);
         } finally {
             exit();
         }
@@ -1031,6 +1018,7 @@ public final class Tap implements AutoCloseable {
                 return;
             }
         } while (!STATE.compareAndSet(this, s, s | CLOSING));
+        device.leave(this);
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.

@@ -184,6 +184,26 @@ public class linux_h extends linux_h$shared {
         return TUNSETTXFILTER;
     }
 
+    private static final long TUNSETCARRIER = 1074025698L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETCARRIER 1074025698
+     * }
+     */
+    public static long TUNSETCARRIER() {
+        return TUNSETCARRIER;
+    }
+
+    private static final long TUNSETLINK = 1074025677L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETLINK 1074025677
+     * }
+     */
+    public static long TUNSETLINK() {
+        return TUNSETLINK;
+    }
+
     private static final int IFF_TUN = 1;
     /**
      * {@snippet lang=c :
@@ -432,6 +452,66 @@ public class linux_h extends linux_h$shared {
      */
     public static int SIOCGIFINDEX() {
         return SIOCGIFINDEX;
+    }
+
+    private static final int SIOCGIFMTU = 35105;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCGIFMTU 35105
+     * }
+     */
+    public static int SIOCGIFMTU() {
+        return SIOCGIFMTU;
+    }
+
+    private static final int SIOCSIFMTU = 35106;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCSIFMTU 35106
+     * }
+     */
+    public static int SIOCSIFMTU() {
+        return SIOCSIFMTU;
+    }
+
+    private static final int SIOCGIFHWADDR = 35111;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCGIFHWADDR 35111
+     * }
+     */
+    public static int SIOCGIFHWADDR() {
+        return SIOCGIFHWADDR;
+    }
+
+    private static final int SIOCSIFHWADDR = 35108;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCSIFHWADDR 35108
+     * }
+     */
+    public static int SIOCSIFHWADDR() {
+        return SIOCSIFHWADDR;
+    }
+
+    private static final int ARPHRD_ETHER = 1;
+    /**
+     * {@snippet lang=c :
+     * #define ARPHRD_ETHER 1
+     * }
+     */
+    public static int ARPHRD_ETHER() {
+        return ARPHRD_ETHER;
+    }
+
+    private static final int IFF_LOWER_UP = 65536;
+    /**
+     * {@snippet lang=c :
+     * enum net_device_flags.IFF_LOWER_UP = 65536
+     * }
+     */
+    public static int IFF_LOWER_UP() {
+        return IFF_LOWER_UP;
     }
 
     private static final int FIONREAD = 21531;
@@ -864,6 +944,26 @@ public class linux_h extends linux_h$shared {
         return AF_UNIX;
     }
 
+    private static final int AF_INET = 2;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET 2
+     * }
+     */
+    public static int AF_INET() {
+        return AF_INET;
+    }
+
+    private static final int AF_INET6 = 10;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET6 10
+     * }
+     */
+    public static int AF_INET6() {
+        return AF_INET6;
+    }
+
     private static final int SOCK_STREAM = 1;
     /**
      * {@snippet lang=c :
@@ -1022,6 +1122,86 @@ public class linux_h extends linux_h$shared {
      */
     public static int CLONE_NEWNET() {
         return CLONE_NEWNET;
+    }
+
+    private static final int CLONE_NEWNS = 131072;
+    /**
+     * {@snippet lang=c :
+     * #define CLONE_NEWNS 131072
+     * }
+     */
+    public static int CLONE_NEWNS() {
+        return CLONE_NEWNS;
+    }
+
+    private static final int MS_REC = 16384;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_REC = 16384
+     * }
+     */
+    public static int MS_REC() {
+        return MS_REC;
+    }
+
+    private static final int MS_PRIVATE = 262144;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_PRIVATE = 262144
+     * }
+     */
+    public static int MS_PRIVATE() {
+        return MS_PRIVATE;
+    }
+
+    private static final int MS_NOSUID = 2;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_NOSUID = 2
+     * }
+     */
+    public static int MS_NOSUID() {
+        return MS_NOSUID;
+    }
+
+    private static final int MS_NODEV = 4;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_NODEV = 4
+     * }
+     */
+    public static int MS_NODEV() {
+        return MS_NODEV;
+    }
+
+    private static final int MS_NOEXEC = 8;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_NOEXEC = 8
+     * }
+     */
+    public static int MS_NOEXEC() {
+        return MS_NOEXEC;
+    }
+
+    private static final int MS_RDONLY = 1;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_RDONLY = 1
+     * }
+     */
+    public static int MS_RDONLY() {
+        return MS_RDONLY;
+    }
+
+    private static final int MNT_DETACH = 2;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MNT_DETACH = 2
+     * }
+     */
+    public static int MNT_DETACH() {
+        return MNT_DETACH;
     }
 
     private static final int S_IFMT = 61440;
@@ -3404,6 +3584,371 @@ public class linux_h extends linux_h$shared {
         var mh$ = dup3.HANDLE;
         try {
             return (int) mh$.invokeExact(x0, x1, x2);
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class unshare {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("unshare");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int unshare(int)
+     * }
+     */
+    public static FunctionDescriptor unshare$descriptor() {
+        return unshare.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int unshare(int)
+     * }
+     */
+    public static MethodHandle unshare$handle() {
+        return unshare.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int unshare(int)
+     * }
+     */
+    public static MemorySegment unshare$address() {
+        return unshare.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int unshare(int)
+     * }
+     */
+    public static int unshare(int x0) {
+        var mh$ = unshare.HANDLE;
+        try {
+            return (int) mh$.invokeExact(x0);
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mount {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_POINTER,
+            linux_h.C_POINTER,
+            linux_h.C_LONG,
+            linux_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("mount");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mount(const char *, const char *, const char *, long unsigned int, const void *)
+     * }
+     */
+    public static FunctionDescriptor mount$descriptor() {
+        return mount.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mount(const char *, const char *, const char *, long unsigned int, const void *)
+     * }
+     */
+    public static MethodHandle mount$handle() {
+        return mount.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mount(const char *, const char *, const char *, long unsigned int, const void *)
+     * }
+     */
+    public static MemorySegment mount$address() {
+        return mount.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mount(const char *, const char *, const char *, long unsigned int, const void *)
+     * }
+     */
+    public static int mount(MemorySegment x0, MemorySegment x1, MemorySegment x2, long x3, MemorySegment x4) {
+        var mh$ = mount.HANDLE;
+        try {
+            return (int) mh$.invokeExact(x0, x1, x2, x3, x4);
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class umount2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("umount2");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *, int)
+     * }
+     */
+    public static FunctionDescriptor umount2$descriptor() {
+        return umount2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *, int)
+     * }
+     */
+    public static MethodHandle umount2$handle() {
+        return umount2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *, int)
+     * }
+     */
+    public static MemorySegment umount2$address() {
+        return umount2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int umount2(const char *, int)
+     * }
+     */
+    public static int umount2(MemorySegment x0, int x1) {
+        var mh$ = umount2.HANDLE;
+        try {
+            return (int) mh$.invokeExact(x0, x1);
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mknod {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_INT,
+            linux_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("mknod");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *, __mode_t, __dev_t)
+     * }
+     */
+    public static FunctionDescriptor mknod$descriptor() {
+        return mknod.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *, __mode_t, __dev_t)
+     * }
+     */
+    public static MethodHandle mknod$handle() {
+        return mknod.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *, __mode_t, __dev_t)
+     * }
+     */
+    public static MemorySegment mknod$address() {
+        return mknod.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mknod(const char *, __mode_t, __dev_t)
+     * }
+     */
+    public static int mknod(MemorySegment x0, int x1, long x2) {
+        var mh$ = mknod.HANDLE;
+        try {
+            return (int) mh$.invokeExact(x0, x1, x2);
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getgid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("getgid");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static FunctionDescriptor getgid$descriptor() {
+        return getgid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static MethodHandle getgid$handle() {
+        return getgid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static MemorySegment getgid$address() {
+        return getgid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static int getgid() {
+        var mh$ = getgid.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
+        } catch (Error | RuntimeException ex$) {
+            throw ex$;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getegid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("getegid");
+
+        // SAFETY: DESC is derived by tools/bindgen from the prototype in the system headers
+        // (checked against them by BindingsDriftTest); the symbol comes from libc.
+        @SuppressWarnings("restricted")
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static FunctionDescriptor getegid$descriptor() {
+        return getegid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static MethodHandle getegid$handle() {
+        return getegid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static MemorySegment getegid$address() {
+        return getegid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static int getegid() {
+        var mh$ = getegid.HANDLE;
+        try {
+            return (int) mh$.invokeExact();
         } catch (Error | RuntimeException ex$) {
             throw ex$;
         } catch (Throwable ex$) {

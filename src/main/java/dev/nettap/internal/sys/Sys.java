@@ -356,4 +356,72 @@ public final class Sys {
             throw new AssertionError(t);
         }
     }
+
+    // ---- device nodes, mounts and namespaces (device resolution and administration) -------------
+    // Control-path calls, made rarely (opening a macvtap, reading sysfs inside a namespace).
+
+    private static final MethodHandle FSTAT = errnoHandle(linux_h.fstat$address(), linux_h.fstat$descriptor());
+    private static final MethodHandle UNSHARE = errnoHandle(linux_h.unshare$address(), linux_h.unshare$descriptor());
+    private static final MethodHandle MOUNT = errnoHandle(linux_h.mount$address(), linux_h.mount$descriptor());
+    private static final MethodHandle UMOUNT2 = errnoHandle(linux_h.umount2$address(), linux_h.umount2$descriptor());
+    private static final MethodHandle MKNOD = errnoHandle(linux_h.mknod$address(), linux_h.mknod$descriptor());
+    private static final MethodHandle GETEGID = plainHandle(linux_h.getegid$address(), linux_h.getegid$descriptor());
+
+    /** {@code fstat(fd, buf)}; {@code buf} is a native {@code struct stat} (144 bytes). */
+    public static int fstat(MemorySegment errno, int fd, MemorySegment buf) {
+        try {
+            return (int) FSTAT.invokeExact(errno, fd, buf);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code unshare(flags)}: for {@code CLONE_NEWNS}, changes the calling OS thread's mount namespace only. */
+    public static int unshare(MemorySegment errno, int flags) {
+        try {
+            return (int) UNSHARE.invokeExact(errno, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * {@code mount(source, target, fstype, flags, NULL)}; the strings are NUL-terminated native
+     * strings or {@link MemorySegment#NULL}.
+     */
+    public static int mount(MemorySegment errno, MemorySegment source, MemorySegment target, MemorySegment fstype,
+                            long flags) {
+        try {
+            return (int) MOUNT.invokeExact(errno, source, target, fstype, flags, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code umount2(target, flags)}; {@code target} is a NUL-terminated native string. */
+    public static int umount2(MemorySegment errno, MemorySegment target, int flags) {
+        try {
+            return (int) UMOUNT2.invokeExact(errno, target, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code mknod(path, mode, dev)}; {@code path} is a NUL-terminated native string. */
+    public static int mknod(MemorySegment errno, MemorySegment path, int mode, long dev) {
+        try {
+            return (int) MKNOD.invokeExact(errno, path, mode, dev);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code getegid()}. */
+    public static int getegid() {
+        try {
+            return (int) GETEGID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
 }
