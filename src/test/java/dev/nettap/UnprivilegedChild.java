@@ -1,0 +1,60 @@
+package dev.nettap;
+
+import dev.nettap.tool.EchoResponder;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The child JVM of {@link UnprivilegedKernelTest}, run as another user (no capabilities) inside the
+ * scratch namespace, the way an unprivileged VMM uses a device an administrator prepared for it.
+ *
+ * <pre>
+ * UnprivilegedChild attach  NAME  CLONE STOPFILE IP   TapHandle.create(NAME, TAP, CLONE), answer ping
+ * UnprivilegedChild macvtap NODE  -     STOPFILE IP   TapHandle.macvtap(NODE), answer ping
+ * UnprivilegedChild refused NAME  CLONE               TapHandle.create must fail with EPERM
+ * </pre>
+ *
+ * Prints {@code tap NAME}, {@code up BOOL}, {@code setMtu ERRNO MESSAGE}, {@code echo N}; exits 0
+ * only if everything went as an unprivileged VMM should see it.
+ */
+public final class UnprivilegedChild {
+    private UnprivilegedChild() {}
+
+    public static void main(String[] args) throws Exception {
+        String mode = args[0];
+        if (mode.equals("refused")) {
+            try (TapHandle h = TapHandle.create(args[1], TapMode.TAP, Path.of(args[2]))) {
+                System.out.println("attached " + h.origin() + ": expected EPERM");
+                System.exit(5);
+            } catch (TapException e) {
+                System.out.println("refused " + e.errnoName() + " " + e.getMessage());
+                System.exit(e.errnoName().equals("EPERM") ? 0 : 6);
+            }
+        }
+        TapHandle h = mode.equals("macvtap") ? TapHandle.macvtap(Path.of(args[1]))
+                : TapHandle.create(args[1], TapMode.TAP, Path.of(args[2]));
+        Path stop = Path.of(args[3]);
+        int ip = ByteBuffer.wrap(InetAddress.getByName(args[4]).getAddress()).getInt();
+        try (Tap tap = Tap.open(h)) {
+            System.out.println("tap " + tap.name() + " uid " + dev.nettap.internal.sys.Sys.geteuid());
+            System.out.println("up " + tap.device().isUp());
+            try {
+                tap.device().setMtu(1400);
+                System.out.println("setMtu succeeded: expected EPERM");
+            } catch (TapException e) {
+                System.out.println("setMtu " + e.errnoName() + " " + e.getMessage());
+            }
+            System.out.flush();
+            EchoResponder r = new EchoResponder(tap, new byte[] {2, 0, 0, 0, 1, 2}, ip);
+            long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            r.run(() -> Files.exists(stop) || System.nanoTime() - end > 0, line -> { });
+            System.out.println("echo " + r.echoReplies());
+            r.close();
+            System.out.flush();
+            System.exit(r.echoReplies() > 0 ? 0 : 3);
+        }
+    }
+}
