@@ -43,7 +43,9 @@ public final class FrameException extends IllegalArgumentException {
         /** A header field holds a value the translation does not accept (e.g. an unknown GSO type). */
         BAD_HEADER_FIELD,
         /** A segment given for the virtio-net header is smaller than the header. */
-        HEADER_TOO_SMALL
+        HEADER_TOO_SMALL,
+        /** The L2 length does not fit the device: 0 in TUN mode (IP packets), an Ethernet header in TAP mode. */
+        L2_LENGTH_FOR_MODE
     }
 
     /** Which rule was broken. */
