@@ -210,6 +210,8 @@ final class Macvtap {
 
     private static TapException openError(int e, String ctx) {
         return TapException.syscall("open", e, ctx, e == linux_h.ENOENT() ? "no such node"
+                : e == linux_h.ENODEV() || e == linux_h.ENXIO()
+                ? "no device behind this node (a stale node, or a number no macvtap has now)"
                 : e == linux_h.EACCES() || e == linux_h.EPERM()
                 ? "needs read and write permission on the node (and a filesystem mounted without nodev)" : null);
     }
