@@ -26,8 +26,13 @@ import java.util.concurrent.locks.LockSupport;
  * TUN queue, {@code IFF_NO_PI} set, {@code IFF_VNET_HDR} set, the mode the handle asked for), sets
  * {@code FD_CLOEXEC} and {@code O_NONBLOCK}, sets the virtio-net header size to
  * {@value #VNET_HDR_SIZE} bytes with {@code TUNSETVNETHDRSZ} and reads it back with
- * {@code TUNGETVNETHDRSZ}, and turns receive offloads off explicitly ({@code TUNSETOFFLOAD 0}), so
- * the kernel hands over only complete frames with complete checksums.
+ * {@code TUNGETVNETHDRSZ}, and, for the first queue of a device this process holds, turns receive
+ * offloads off explicitly ({@code TUNSETOFFLOAD 0}), so the kernel hands over only complete frames
+ * with complete checksums; a further queue of the same device joins its {@link TapDevice} and leaves
+ * the offloads in force as they are. {@code IFF_NO_PI} is checked without touching the device
+ * (its {@code tun_flags} in sysfs; see {@link TapHandle}): an unprivileged process holding a queue of
+ * a device in another network namespace cannot read them, and then trusts what {@code TUNGETIFF}
+ * reports.
  *
  * <p><b>The header size belongs to the device, not to this queue.</b> It is shared by every queue
  * and every process that holds the device: setting it here changes it for all of them.
