@@ -11,8 +11,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
-import java.util.Collections;
-import java.util.EnumSet;
 import java.util.Set;
 import java.time.Duration;
 import java.util.Objects;

@@ -142,8 +142,10 @@ public final class TapDevice {
         for (Tap t : snapshot) {
             try {
                 return t.withFd(call);
-            } catch (IllegalStateException closed) {
-                // that queue closed meanwhile: try the next
+            } catch (IllegalStateException e) {
+                if (!t.isClosed()) {
+                    throw e;
+                } // that queue closed meanwhile: try the next
             }
         }
         throw new IllegalStateException("this process holds no open queue of device " + key);

@@ -13,9 +13,15 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * An owned file descriptor for one TAP/TUN queue that has not been validated yet: how nettap gets a
- * queue, kept apart from using it. Every handle, however it was obtained, becomes usable only
- * through {@link Tap#open(TapHandle)}, which validates it.
+ * An owned file descriptor for one TAP, TUN or macvtap queue that has not been validated yet: how
+ * nettap gets a queue, kept apart from using it. A handle comes from the clone device by name
+ * ({@link #create}, {@link #createInNamespace}, {@link #createQueues}), from a macvtap character
+ * device by path or by interface name ({@link #macvtap(Path)}, {@link #macvtap(String)},
+ * {@link #macvtapInNamespace}), from an inherited fd ({@link #ofInheritedFd(int)}) or from an
+ * {@code SCM_RIGHTS} message ({@link FdPassing}). A device an administrator pre-created for this
+ * user ({@link PersistentTap}, or {@code ip tuntap add ... user U}) is attached by name without any
+ * capability. Every handle, however it was obtained, becomes usable only through
+ * {@link Tap#open(TapHandle)}, which validates it.
  *
  * <p><b>Ownership.</b> The handle owns its fd from creation. {@link Tap#open(TapHandle)} takes the
  * fd over (and closes it if validation fails); {@link #close()} closes it if no {@link Tap} took
