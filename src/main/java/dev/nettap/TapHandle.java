@@ -123,6 +123,43 @@ public final class TapHandle implements AutoCloseable {
     }
 
     /**
+     * As {@link #createInNamespace(Path, String)}, with the network namespace given by an open fd of
+     * a namespace file (not consumed: the caller keeps it and closes it). Same as
+     * {@link #createInNamespace(int, String, TapMode, Path) createInNamespace(netnsFd, name,
+     * TapMode.TAP, DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netnsFd an open fd of a network namespace file
+     * @param name    the interface name, or {@code ""} / a {@code %d} template
+     * @return the handle
+     * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
+     *                                  {@code name}
+     * @throws TapException             if the fd is not a network namespace or the device cannot be
+     *                                  created there
+     */
+    public static TapHandle createInNamespace(int netnsFd, String name) throws TapException {
+        return createInNamespace(netnsFd, name, TapMode.TAP, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
+     * As {@link #createInNamespace(Path, String, TapMode)}, with the network namespace given by an
+     * open fd of a namespace file (not consumed). Same as
+     * {@link #createInNamespace(int, String, TapMode, Path) createInNamespace(netnsFd, name, mode,
+     * DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netnsFd an open fd of a network namespace file
+     * @param name    the interface name, or {@code ""} / a {@code %d} template
+     * @param mode    {@link TapMode#TAP} or {@link TapMode#TUN}
+     * @return the handle
+     * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
+     *                                  {@code name}
+     * @throws TapException             if the fd is not a network namespace or the device cannot be
+     *                                  created there
+     */
+    public static TapHandle createInNamespace(int netnsFd, String name, TapMode mode) throws TapException {
+        return createInNamespace(netnsFd, name, mode, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
      * Opens a queue of a macvtap (or ipvtap) device through its character device node, the way
      * QEMU opens {@code /dev/tapN} and libvirt hands over a pre-created macvtap: no clone device,
      * no name, no {@code TUNSETIFF} name lookup. The node is checked with {@code fstat} before it is

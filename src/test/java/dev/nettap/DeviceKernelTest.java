@@ -145,9 +145,21 @@ class DeviceKernelTest {
             first = tap.device();
         }
         assertThrows(IllegalStateException.class, first::features, "no queue left to ask through");
-        try (Tap tap = Tap.open(TapHandle.createInNamespace(ns.path(), "ndr0"))) {
+        int nsfd;
+        try (Arena arena = Arena.ofConfined()) {
+            nsfd = dev.nettap.internal.sys.Sys.open(dev.nettap.internal.sys.Sys.errnoSlot(),
+                    arena.allocateFrom(ns.path().toString()), dev.nettap.internal.linux.linux_h.O_RDONLY());
+        }
+        assertTrue(nsfd >= 0);
+        try (Tap tap = Tap.open(TapHandle.createInNamespace(nsfd, "ndr0"));
+             Tap tun = Tap.open(TapHandle.createInNamespace(nsfd, "ndr1", TapMode.TUN))) {
             assertNotEquals(first, tap.device());
             assertEquals(Set.of(), tap.offloads());
+            assertTrue(tap.origin().endsWith("in netns fd " + nsfd), tap.origin());
+            assertEquals(TapMode.TUN, tun.device().mode());
+            assertTrue((tun.device().features() & TapDevice.FEATURE_TUN) != 0);
+        } finally {
+            dev.nettap.internal.sys.Sys.close(dev.nettap.internal.sys.Sys.errnoSlot(), nsfd);
         }
     }
 

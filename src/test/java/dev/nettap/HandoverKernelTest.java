@@ -462,8 +462,8 @@ class HandoverKernelTest {
                 TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_VNET_HDR");
         refused(rawTap("ntb1", linux_h.IFF_TAP() | linux_h.IFF_VNET_HDR()), TapMode.TAP, before,
                 TapException.Kind.UNSUPPORTED_FLAGS, null, "without IFF_NO_PI");
-        // The check for IFF_NO_PI attaches a filter for a moment: it must be gone afterwards, as seen
-        // on another fd of the same device (without a filter, TUNGETIFF reports IFF_NOFILTER, 0x1000).
+        // The check for IFF_NO_PI reads tun_flags and touches nothing: no filter is left on the device,
+        // as seen on another fd of it (without a filter, TUNGETIFF reports IFF_NOFILTER, 0x1000).
         int keep = rawTap("ntb5", linux_h.IFF_TAP() | linux_h.IFF_VNET_HDR());
         try {
             assertEquals(linux_h.IFF_NOFILTER(), getIff(keep) & linux_h.IFF_NOFILTER(), "no filter before");
