@@ -17,7 +17,7 @@ import java.util.HexFormat;
  * in a scratch or container namespace) would read another device of the same name, or none.
  *
  * <p>First, without any privilege: if {@code /sys/class/net/NAME} as mounted shows the same
- * interface index and MAC address as the kernel reports for {@code NAME} through a socket of the
+ * interface index and MAC address (index alone for a TUN device, which has none) as the kernel reports for {@code NAME} through a socket of the
  * device's namespace, {@code /sys} is that namespace's and is read as it is. Otherwise a dedicated
  * platform thread enters the namespace, leaves the process's mount namespace
  * ({@code unshare(CLONE_NEWNS)}, every mount made private so nothing propagates back), mounts a
@@ -84,8 +84,9 @@ final class NetSysfs {
         }
         String sysIndex = attribute(dir(ifname).resolve("ifindex"), ctx);
         String sysMac = attribute(dir(ifname).resolve("address"), ctx);
+        // A TUN device has no hardware address (sysfs shows it empty): the index alone must do.
         return sysIndex != null && sysIndex.equals(Integer.toString(index))
-                && sysMac != null && sysMac.equalsIgnoreCase(HexFormat.ofDelimiter(":").formatHex(mac));
+                && sysMac != null && (sysMac.isEmpty() || sysMac.equalsIgnoreCase(HexFormat.ofDelimiter(":").formatHex(mac)));
     }
 
     /** On a dedicated thread only: a private mount namespace with this network namespace's sysfs. */

@@ -15,6 +15,7 @@ import java.time.Duration;
  * UnprivilegedChild attach  NAME  CLONE STOPFILE IP   TapHandle.create(NAME, TAP, CLONE), answer ping
  * UnprivilegedChild macvtap NODE  -     STOPFILE IP   TapHandle.macvtap(NODE), answer ping
  * UnprivilegedChild refused NAME  CLONE               TapHandle.create must fail with EPERM
+ * UnprivilegedChild nopi    NAME  CLONE               raw TUNSETIFF without IFF_NO_PI; Tap.open must refuse it
  * </pre>
  *
  * Prints {@code tap NAME}, {@code up BOOL}, {@code setMtu ERRNO MESSAGE}, {@code echo N}; exits 0
@@ -22,6 +23,24 @@ import java.time.Duration;
  */
 public final class UnprivilegedChild {
     private UnprivilegedChild() {}
+
+    private static int rawAttach(String name, Path clone, int flags) {
+        java.lang.foreign.MemorySegment err = dev.nettap.internal.sys.Sys.errnoSlot();
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            int fd = dev.nettap.internal.sys.Sys.open(err, arena.allocateFrom(clone.toString()),
+                    dev.nettap.internal.linux.linux_h.O_RDWR());
+            java.lang.foreign.MemorySegment ifr = dev.nettap.internal.linux.ifreq.allocate(arena);
+            byte[] b = name.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            java.lang.foreign.MemorySegment.copy(b, 0, dev.nettap.internal.linux.ifreq.ifr_ifrn.ifrn_name(
+                    dev.nettap.internal.linux.ifreq.ifr_ifrn(ifr)), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, b.length);
+            dev.nettap.internal.linux.ifreq.ifr_ifru.ifru_flags(dev.nettap.internal.linux.ifreq.ifr_ifru(ifr), (short) flags);
+            if (fd < 0 || dev.nettap.internal.sys.Sys.ioctl(err, fd, dev.nettap.internal.linux.linux_h.TUNSETIFF(), ifr) < 0) {
+                System.out.println("raw attach failed: errno " + dev.nettap.internal.sys.Sys.errno(err));
+                System.exit(9);
+            }
+            return fd;
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         String mode = args[0];
@@ -32,6 +51,18 @@ public final class UnprivilegedChild {
             } catch (TapException e) {
                 System.out.println("refused " + e.errnoName() + " " + e.getMessage());
                 System.exit(e.errnoName().equals("EPERM") ? 0 : 6);
+            }
+        }
+        if (mode.equals("nopi")) {
+            // A queue attached without IFF_NO_PI by raw TUNSETIFF: Tap.open must see it, unprivileged.
+            int fd = rawAttach(args[1], Path.of(args[2]), dev.nettap.internal.linux.linux_h.IFF_TAP()
+                    | dev.nettap.internal.linux.linux_h.IFF_VNET_HDR());
+            try (Tap tap = Tap.open(TapHandle.ofInheritedFd(fd))) {
+                System.out.println("opened " + tap + ": expected UNSUPPORTED_FLAGS");
+                System.exit(7);
+            } catch (TapException e) {
+                System.out.println("nopi " + e.kind() + " " + e.getMessage());
+                System.exit(e.kind() == TapException.Kind.UNSUPPORTED_FLAGS ? 0 : 8);
             }
         }
         TapHandle h = mode.equals("macvtap") ? TapHandle.macvtap(Path.of(args[1]))

@@ -163,6 +163,16 @@ class UnprivilegedKernelTest {
         assertTrue(log.contains("refused EPERM"), log);
         assertEquals(before, snapshot("ntx0"), "a refused attach creates, changes and deletes nothing");
 
+        // Unprivileged, the IFF_NO_PI check still reads the truth (tun_flags through the child's own
+        // /sys, which ip netns exec mounted for this namespace): a queue without it is refused.
+        PersistentTap pi = PersistentTap.builder("ntpi0").owner(NOBODY).inNamespace(ns.path()).create();
+        Path piOut = dir.resolve("nopi.out");
+        int piExit = await(child(NOBODY, NOBODY, piOut, "nopi", "ntpi0", clone.toString()));
+        String piLog = Files.readString(piOut);
+        assertEquals(0, piExit, piLog);
+        assertTrue(piLog.contains("nopi UNSUPPORTED_FLAGS") && piLog.contains("without IFF_NO_PI"), piLog);
+        pi.delete();
+
         mine.delete();
         theirs.delete();
         assertFalse(ns.hasLink("ntu0"));
