@@ -403,7 +403,9 @@ public final class TapHandle implements AutoCloseable {
      * @param name        the interface name, or {@code ""} / a {@code %d} template
      * @param queues      how many queues, 1 to {@value #MAX_QUEUES}
      * @param mode        TAP or TUN
-     * @param cloneDevice the clone device
+     * @param cloneDevice the clone device, normally {@link #DEFAULT_CLONE_DEVICE}; the path is
+     *                    resolved in this process's mount namespace (entering the network
+     *                    namespace changes nothing else)
      * @return the handles, in queue order
      * @throws IllegalArgumentException if the name is invalid or {@code queues} out of range
      * @throws TapException             if the namespace or a queue cannot be opened
