@@ -377,7 +377,8 @@ public final class TapHandle implements AutoCloseable {
      * {@code queues} queues of it, one fd each, in the calling thread's network namespace. The
      * kernel spreads the device's outgoing frames over the queues by flow; a VMM gives each to one
      * virtio-net queue pair. Every queue goes through {@link Tap#open(TapHandle)} on its own; the
-     * header size and offloads are per device, so the last queue opened decides them for all.
+     * header size and offloads are per device: the queues share one {@link TapDevice}, and opening
+     * one more never resets the offloads set through another.
      *
      * @param name        the interface name, or {@code ""} / a {@code %d} template (the name the
      *                    kernel picks for the first queue is used for the others)
