@@ -115,6 +115,7 @@ final class Macvtap {
             MemorySegment err = Sys.errnoSlot();
             int r;
             try (Arena arena = Arena.ofConfined()) {
+                // SAFETY: the path is a NUL-terminated copy in this confined arena, alive for the call.
                 r = Sys.mknod(err, arena.allocateFrom(node.toString()), linux_h.S_IFCHR() | 0600, info.rdev());
             }
             if (r < 0) {

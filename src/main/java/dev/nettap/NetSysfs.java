@@ -102,6 +102,8 @@ final class NetSysfs {
             MemorySegment root = arena.allocateFrom("/");
             MemorySegment sys = arena.allocateFrom("/sys");
             // Nothing this thread mounts may propagate to the mount namespace it came from.
+            // SAFETY: every string is a NUL-terminated copy in this confined arena, alive for the
+            // calls; NULL is what mount(2) takes for "no source / no type / no data".
             if (Sys.mount(err, MemorySegment.NULL, root, MemorySegment.NULL, linux_h.MS_REC() | linux_h.MS_PRIVATE()) < 0) {
                 throw TapException.syscall("mount(/, MS_REC|MS_PRIVATE)", Sys.errno(err), ctx, null);
             }
