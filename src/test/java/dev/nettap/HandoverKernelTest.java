@@ -102,6 +102,22 @@ class HandoverKernelTest {
         return cmd;
     }
 
+    /**
+     * Waits (at most 60 s) until the child printed {@code tap NAME} for every name: it serves from
+     * then on. Pinging earlier would let the kernel's three ARP probes go unanswered on a busy
+     * machine, and ping gives up.
+     */
+    private static void awaitServing(Path out, String... names) throws IOException, InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() - end < 0) {
+            String log = Files.exists(out) ? Files.readString(out) : "";
+            if (java.util.Arrays.stream(names).allMatch(n -> log.contains("tap " + n + " "))) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+    }
+
     private ScratchNamespace.Result ping(String ip) throws IOException {
         // Up to 15 s for the child JVM to start and answer: ping stops at the third reply.
         return ns.exec("ping", "-c", "3", "-i", "0.2", "-w", "15", ip);
@@ -131,6 +147,7 @@ class HandoverKernelTest {
         int exit;
         ScratchNamespace.Result ping;
         try {
+            awaitServing(out, "nti0");
             ping = ping("10.97.0.2");
         } finally {
             Files.writeString(stop, "");
@@ -173,6 +190,7 @@ class HandoverKernelTest {
                     }
                 }
             } // only the child holds the queues now
+            awaitServing(out, "ntr0", "ntr1");
             ScratchNamespace.Result p0 = ping("10.96.1.2");
             ScratchNamespace.Result p1 = ping("10.96.2.2");
             Files.writeString(stop, "");
