@@ -33,6 +33,7 @@ extern int accept4(int __fd, struct sockaddr *__restrict __addr, socklen_t *__re
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/if_arp.h>
 #include <linux/filter.h>
 #include <linux/virtio_net.h>
 #include <fcntl.h>
@@ -45,5 +46,6 @@ extern int accept4(int __fd, struct sockaddr *__restrict __addr, socklen_t *__re
 #include <sys/un.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/mount.h>
 #include <errno.h>
 #endif

@@ -1,68 +1,82 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.linux_h;
-import dev.nettap.internal.linux.sock_filter;
-import dev.nettap.internal.linux.sock_fprog;
-import dev.nettap.internal.sys.Sys;
 import dev.nettap.internal.sys.FileCalls;
-import java.lang.foreign.Arena;
+import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.Sys;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Tells whether a TAP queue really has {@code IFF_NO_PI}, which {@code TUNGETIFF} alone cannot:
- * the kernel ORs {@code IFF_NOFILTER} (0x1000) into the reported flags whenever no socket filter is
- * attached to the queue, and {@code IFF_NOFILTER == IFF_NO_PI}. So bit 0x1000 is set for every
- * unfiltered queue, with or without a packet-information prefix (checked on 6.18: a TAP set up
- * with plain {@code IFF_TAP} reports 0x1002 and refuses a 14-byte write with EINVAL).
+ * Tells whether a queue's device really has {@code IFF_NO_PI}, which {@code TUNGETIFF} alone cannot,
+ * without touching the device. The tun driver ORs {@code IFF_NOFILTER} (0x1000) into the flags it
+ * reports whenever no socket filter is attached to the queue, and {@code IFF_NOFILTER == IFF_NO_PI};
+ * so bit 0x1000 is set for every unfiltered queue, with or without a packet-information prefix
+ * (checked on 6.18: a TAP set up with plain {@code IFF_TAP} reports 0x1002).
  *
- * <p>For a TAP without a filter, the check attaches an accept-all classic BPF filter
- * ({@code TUNATTACHFILTER}, which applies to every queue of the device and lets every frame through
- * whole), reads the flags again (now bit 0x1000 is {@code IFF_NO_PI} alone) and detaches it
- * ({@code TUNDETACHFILTER}). When a filter is already attached (by another holder) the bit is
- * truthful and nothing is touched. The kernel accepts filters on TAP devices only: for a TUN queue
- * the bit stays ambiguous and is taken at its word, and so it is when {@code TUNATTACHFILTER} fails
- * (a macvtap fd reports its flags without the alias).
+ * <p>The truth is the device's own flags, which sysfs shows as {@code /sys/class/net/NAME/tun_flags}
+ * in the device's network namespace: read-only, no filter attached, nobody else's queue touched.
+ * <ul>
+ * <li>A macvtap or ipvtap queue (a character device other than the clone device) needs nothing:
+ *     that driver reports its own flags without the alias and accepts only {@code IFF_NO_PI}.</li>
+ * <li>A tun queue whose holder has {@code CAP_NET_ADMIN}: {@code TUNGETDEVNETNS} names the
+ *     namespace and {@link NetSysfs} reads {@code tun_flags} there.</li>
+ * <li>Without it: {@code tun_flags} is read from this process's {@code /sys} when that shows the
+ *     same interface (same index and MAC address) as the calling thread's namespace, as it does for
+ *     a VMM that runs in the device's namespace.</li>
+ * <li>Otherwise (an unprivileged process holding a queue of another namespace's device) nothing
+ *     can tell without touching the device: the reported bit is taken at its word, and a device set
+ *     up without {@code IFF_NO_PI} would show as malformed frames. This limit is documented on
+ *     {@link Tap#open(TapHandle)}.</li>
+ * </ul>
  */
 final class NoPiCheck {
     private NoPiCheck() {}
 
-    private static final int IFF_NOFILTER = linux_h.IFF_NOFILTER(); // the same bit as IFF_NO_PI
-
     /**
      * The queue's flags with bit 0x1000 meaning {@code IFF_NO_PI} only, given what
-     * {@code TUNGETIFF} reported ({@code reported}).
+     * {@code TUNGETIFF} reported ({@code iff}); {@code known} is where the handle says the device
+     * was opened, or {@code null}.
      */
-    static int trueFlags(MemorySegment err, int fd, int reported, String ctx) throws TapException {
-        if ((reported & linux_h.IFF_TAP()) == 0 || (reported & IFF_NOFILTER) == 0) {
-            return reported; // TUN (cannot tell), or a filter is attached and the bit is IFF_NO_PI alone
+    static int trueFlags(MemorySegment err, int fd, Iff iff, NetnsRef known, String ctx) {
+        int reported = iff.flags();
+        if ((reported & linux_h.IFF_NO_PI()) == 0) {
+            return reported; // a filter is attached, and the device has no IFF_NO_PI either
         }
-        try (Arena arena = Arena.ofConfined()) {
-            // One instruction, "return 0xffffffff": keep every packet whole.
-            MemorySegment insn = sock_filter.allocate(arena);
-            sock_filter.code(insn, (short) (linux_h.BPF_RET() | linux_h.BPF_K()));
-            sock_filter.k(insn, 0xffff_ffff);
-            MemorySegment prog = sock_fprog.allocate(arena);
-            sock_fprog.len(prog, (short) 1);
-            sock_fprog.filter(prog, insn);
-            // SAFETY: prog is a 16-byte struct sock_fprog pointing at one 8-byte instruction, both
-            // alive in this arena for the call; the kernel copies the program and keeps no pointer.
-            if (FileCalls.ioctl(err, fd, linux_h.TUNATTACHFILTER(), prog) < 0) {
-                // Not the tun driver's filter ioctl (a macvtap fd, whose TUNGETIFF has no
-                // IFF_NOFILTER alias), or refused: the reported bit is all there is.
-                System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG,
-                        "{0}: TUNATTACHFILTER failed with errno {1}; taking IFF_NO_PI as TUNGETIFF reports it",
-                        ctx, Sys.errno(err));
-                return reported;
+        DeviceNode node = DeviceNode.of(err, fd);
+        if (node != null && node.isTapCharDevice()) {
+            return reported; // macvtap / ipvtap: no alias, IFF_NO_PI always
+        }
+        Integer device = tunFlags(err, fd, iff.name(), known, ctx);
+        if (device == null) {
+            System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG,
+                    "{0}: tun_flags not readable from here; taking IFF_NO_PI as TUNGETIFF reports it", ctx);
+            return reported;
+        }
+        return (reported & ~linux_h.IFF_NO_PI()) | (device & linux_h.IFF_NO_PI());
+    }
+
+    /** The device's {@code tun_flags}, or {@code null} when no side-effect-free way reaches them. */
+    private static Integer tunFlags(MemorySegment err, int fd, String name, NetnsRef known, String ctx) {
+        NetnsRef ns;
+        int nsfd = FileCalls.ioctl(err, fd, linux_h.TUNGETDEVNETNS(), 0L);
+        if (nsfd >= 0) {
+            ns = NetnsRef.ofFd(nsfd);
+        } else {
+            ns = known != null ? known : NetnsRef.CALLER;
+        }
+        try {
+            String text = NetSysfs.read(ns, name, ctx,
+                    () -> NetSysfs.attribute(NetSysfs.dir(name).resolve("tun_flags"), ctx));
+            if (text == null || !text.startsWith("0x")) {
+                return null;
             }
-            try {
-                Iff iff = Iff.query(err, fd);
-                if (iff == null) {
-                    throw TapException.syscall("TUNGETIFF", Sys.errno(err), ctx, null);
-                }
-                return iff.flags();
-            } finally {
-                // SAFETY: as above; TUNDETACHFILTER reads nothing from the argument.
-                FileCalls.ioctl(err, fd, linux_h.TUNDETACHFILTER(), prog);
+            return Integer.parseUnsignedInt(text.substring(2), 16);
+        } catch (TapException | RuntimeException e) {
+            System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG, "{0}: reading tun_flags failed: {1}",
+                    ctx, e.getMessage());
+            return null;
+        } finally {
+            if (nsfd >= 0) {
+                FileCalls.close(err, nsfd);
             }
         }
     }

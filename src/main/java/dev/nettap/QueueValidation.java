@@ -11,8 +11,9 @@ import java.lang.foreign.ValueLayout;
 /**
  * The checks and settings every fd passes before it becomes a {@link Tap}: {@code FD_CLOEXEC} and
  * {@code O_NONBLOCK}, {@code TUNGETIFF} (a TAP/TUN queue of the expected mode with
- * {@code IFF_NO_PI} and {@code IFF_VNET_HDR}), the 12-byte header size set and read back, and
- * receive offloads off. Throws a {@link TapException} naming what was found; never closes the fd
+ * {@code IFF_NO_PI} and {@code IFF_VNET_HDR}, {@code IFF_NO_PI} read without side effects, see
+ * {@link NoPiCheck}), and the 12-byte header size set and read back. (Receive offloads are the
+ * device's: {@link TapDevice#join} turns them off for the first queue.) Throws a {@link TapException} naming what was found; never closes the fd
  * (the caller owns it until the queue is built).
  */
 final class QueueValidation {
@@ -21,7 +22,7 @@ final class QueueValidation {
     /** What the checks found. */
     record Queue(String name, TapMode mode, int previousHdrSize) {}
 
-    static Queue validate(MemorySegment err, int fd, TapMode expected, String ctx) throws TapException {
+    static Queue validate(MemorySegment err, int fd, TapMode expected, NetnsRef netns, String ctx) throws TapException {
         setFdFlags(err, fd, ctx);
         Iff iff = Iff.query(err, fd);
         if (iff == null) {
@@ -33,7 +34,7 @@ final class QueueValidation {
             throw TapException.syscall(found == null ? TapException.Kind.SYSCALL : TapException.Kind.NOT_A_TAP,
                     "TUNGETIFF", e, ctx, found);
         }
-        int flags = NoPiCheck.trueFlags(err, fd, iff.flags(), ctx);
+        int flags = NoPiCheck.trueFlags(err, fd, iff, netns, ctx);
         String name = iff.name();
         TapMode mode = checkFlags(flags, expected, ctx, name);
         int previous;
@@ -55,10 +56,6 @@ final class QueueValidation {
                         "{0}: virtio-net header size {1} -> {2} (the size is per device: every holder sees it)",
                         ctx, previous, VirtioNetHdr.SIZE);
             }
-        }
-        // Receive offloads off: the kernel completes checksums and segments before handing frames over.
-        if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
-            throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), ctx, null);
         }
         return new Queue(name, mode, previous);
     }

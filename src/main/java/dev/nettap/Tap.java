@@ -21,8 +21,13 @@ import java.util.Set;
  * TUN queue, {@code IFF_NO_PI} set, {@code IFF_VNET_HDR} set, the mode the handle asked for), sets
  * {@code FD_CLOEXEC} and {@code O_NONBLOCK}, sets the virtio-net header size to
  * {@value VirtioNetHdr#SIZE} bytes ({@link VirtioNetHdr#SIZE}) with {@code TUNSETVNETHDRSZ} and reads
- * it back with {@code TUNGETVNETHDRSZ}, and turns receive offloads off explicitly
- * ({@code TUNSETOFFLOAD 0}), so the kernel hands over only complete frames with complete checksums.
+ * it back with {@code TUNGETVNETHDRSZ}, and, for the first queue of a device this process holds,
+ * turns receive offloads off explicitly ({@code TUNSETOFFLOAD 0}), so the kernel hands over only
+ * complete frames with complete checksums; a further queue of the same device joins its
+ * {@link TapDevice} and leaves the offloads in force as they are. {@code IFF_NO_PI} is checked
+ * without touching the device (its {@code tun_flags} in sysfs; see {@link TapHandle}): an
+ * unprivileged process holding a queue of a device in another network namespace cannot read them,
+ * and then trusts what {@code TUNGETIFF} reports.
  *
  * <p><b>The header size belongs to the device, not to this queue.</b> It is shared by every queue
  * and every process that holds the device: setting it here changes it for all of them.
@@ -153,10 +158,10 @@ public final class Tap implements AutoCloseable {
     private final PlatformWait rxWait;
     private final PlatformWait txWait;
     private final VirtualWait virtualWait;
-    private final DeviceOffloads offloads;
+    private final TapDevice device;
     private final MemorySegment wakeValue;
 
-    private Tap(int fd, int[] eventFds, QueueValidation.Queue q, String origin, Arena arena) {
+    private Tap(int fd, int[] eventFds, QueueValidation.Queue q, String origin, Arena arena, TapDevice device) {
         this.fd = fd;
         this.closeFd = eventFds[0];
         this.interruptFds = new int[] {eventFds[1], eventFds[2]};
@@ -171,8 +176,9 @@ public final class Tap implements AutoCloseable {
         this.rxWait = new PlatformWait(arena, gate, true, fd, closeFd, eventFds[1]);
         this.txWait = new PlatformWait(arena, gate, false, fd, closeFd, eventFds[2]);
         this.virtualWait = new VirtualWait(arena, fd, context());
-        this.offloads = new DeviceOffloads(fd, gate, this::context);
         this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
+        this.device = device;
+        device.add(this); // last: the device hands out this queue's fd from here on
     }
 
     /**
@@ -197,16 +203,23 @@ public final class Tap implements AutoCloseable {
         MemorySegment err = Sys.errnoSlot();
         int[] eventFds = {-1, -1, -1}; // close, read interrupt, write interrupt
         Arena arena = Arena.ofShared();
+        TapDevice device = null;
         try {
-            QueueValidation.Queue q = QueueValidation.validate(err, fd, handle.expectedMode(), ctx);
+            QueueValidation.Queue q = QueueValidation.validate(err, fd, handle.expectedMode(), handle.netns(), ctx);
             for (int i = 0; i < eventFds.length; i++) {
                 eventFds[i] = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
                 if (eventFds[i] < 0) {
                     throw TapException.syscall("eventfd", Sys.errno(err), ctx, null);
                 }
             }
-            return new Tap(fd, eventFds, q, handle.origin(), arena);
+            // The first queue this process holds of the device turns receive offloads off; later
+            // queues leave the device's offloads as they are (see TapDevice).
+            device = TapDevice.join(err, fd, q.name(), q.mode(), handle.netns(), ctx);
+            return new Tap(fd, eventFds, q, handle.origin(), arena, device);
         } catch (Throwable e) {
+            if (device != null) {
+                device.leave(null); // joined, but no Tap was made
+            }
             FileCalls.close(err, fd);
             for (int efd : eventFds) {
                 if (efd >= 0) {
@@ -407,12 +420,9 @@ public final class Tap implements AutoCloseable {
     // ---- offloads ----------------------------------------------------------------------------
 
     /**
-     * Sets the device's receive offloads with {@code TUNSETOFFLOAD}: from now on the kernel may hand
-     * this queue frames with partial checksums and GSO super-frames of the kinds in {@code offloads}
-     * (size receive buffers to 65535 bytes then). Like the header size, the offloads belong to the
-     * device: every queue and holder sees the change. The kernel has no way to read them back, so
-     * this {@code Tap} remembers what it set ({@link #offloads()}); {@link #open(TapHandle)} sets
-     * none.
+     * Sets the device's receive offloads: {@link TapDevice#setOffloads(Set)} on {@link #device()}.
+     * The offloads belong to the device, so every queue of it sees the change, and opening another
+     * queue of the same device does not reset them.
      *
      * @param offloads the offloads to allow; an empty set turns them all off
      * @throws IllegalArgumentException if the set breaks a dependency (see {@link Offload})
@@ -420,26 +430,54 @@ public final class Tap implements AutoCloseable {
      * @throws IllegalStateException    if this {@code Tap} is closed
      */
     public void setOffloads(Set<Offload> offloads) throws TapException {
-        this.offloads.setOffloads(offloads);
+        gate.enter();
+        try {
+            device.setOffloads(offloads);
+        } finally {
+            gate.exit();
+        }
     }
 
-    /** {@return the receive offloads this {@code Tap} last set (none after {@link #open(TapHandle)})} */
+    /** {@return the device's receive offloads in force, as {@link TapDevice#offloads()} (none until set)} */
     public Set<Offload> offloads() {
-        return offloads.offloads();
+        return device.offloads();
     }
 
     /**
-     * Which receive offloads this kernel accepts on this device: each one is tried with
-     * {@code TUNSETOFFLOAD} together with the flags it depends on, then the offloads this
-     * {@code Tap} had set are restored. Meant for set-up (it briefly changes the device's offloads,
-     * shared by every holder), not for a device in use.
+     * Which receive offloads this kernel accepts on this device: {@link TapDevice#probeOffloads()}.
      *
      * @return the offloads the kernel accepted
-     * @throws TapException          if the previous offloads cannot be restored
+     * @throws TapException          if the offloads in force cannot be restored
      * @throws IllegalStateException if this {@code Tap} is closed
      */
     public Set<Offload> probeOffloads() throws TapException {
-        return offloads.probeOffloads();
+        gate.enter();
+        try {
+            return device.probeOffloads();
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /**
+     * The device this queue belongs to: what is per device rather than per queue (header size,
+     * offloads, link state, MTU, MAC address, carrier, send buffer). Every {@code Tap} this process
+     * holds of the same device returns the same object.
+     *
+     * @return the device
+     */
+    public TapDevice device() {
+        return device;
+    }
+
+    /** Runs {@code call} with this queue's fd, kept open for the call; throws if closed. */
+    <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+        gate.enter();
+        try {
+            return call.apply(fd);
+        } finally {
+            gate.exit();
+        }
     }
 
     // ---- statistics ---------------------------------------------------------------------------
@@ -541,6 +579,7 @@ public final class Tap implements AutoCloseable {
             gate.awaitClosed(); // another thread is closing: return once it is done
             return;
         }
+        device.leave(this);
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.

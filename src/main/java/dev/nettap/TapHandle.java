@@ -14,9 +14,15 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * An owned file descriptor for one TAP/TUN queue that has not been validated yet: how nettap gets a
- * queue, kept apart from using it. Every handle, however it was obtained, becomes usable only
- * through {@link Tap#open(TapHandle)}, which validates it.
+ * An owned file descriptor for one TAP, TUN or macvtap queue that has not been validated yet: how
+ * nettap gets a queue, kept apart from using it. A handle comes from the clone device by name
+ * ({@link #create}, {@link #createInNamespace}, {@link #createQueues}), from a macvtap character
+ * device by path or by interface name ({@link #macvtap(Path)}, {@link #macvtap(String)},
+ * {@link #macvtapInNamespace}), from an inherited fd ({@link #ofInheritedFd(int)}) or from an
+ * {@code SCM_RIGHTS} message ({@link FdPassing}). A device an administrator pre-created for this
+ * user ({@link PersistentTap}, or {@code ip tuntap add ... user U}) is attached by name without any
+ * capability. Every handle, however it was obtained, becomes usable only through
+ * {@link Tap#open(TapHandle)}, which validates it.
  *
  * <p><b>Ownership.</b> The handle owns its fd from creation. {@link Tap#open(TapHandle)} takes the
  * fd over (and closes it if validation fails); {@link #close()} closes it if no {@link Tap} took
@@ -35,12 +41,14 @@ public final class TapHandle implements AutoCloseable {
     private final String origin;
     private final String name;
     private final TapMode expectedMode;
+    private final NetnsRef netns; // where the device was opened, when known by path; null otherwise
 
-    private TapHandle(int fd, String origin, String name, TapMode expectedMode) {
+    private TapHandle(int fd, String origin, String name, TapMode expectedMode, NetnsRef netns) {
         this.fd = fd;
         this.origin = origin;
         this.name = name;
         this.expectedMode = expectedMode;
+        this.netns = netns;
     }
 
     /**
@@ -77,7 +85,151 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return attach(nameBytes, name, mode, cloneDevice, "", false);
+        return attach(nameBytes, name, mode, cloneDevice, NetnsRef.CALLER, false);
+    }
+
+    /**
+     * Creates, or attaches to, the TAP named {@code name} inside another network namespace,
+     * through {@link #DEFAULT_CLONE_DEVICE}. Same as
+     * {@link #createInNamespace(Path, String, TapMode, Path) createInNamespace(netns, name,
+     * TapMode.TAP, DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netns the network namespace file, e.g. {@code /run/netns/blue}
+     * @param name  the interface name, or {@code ""} / a {@code %d} template
+     * @return the handle
+     * @throws IllegalArgumentException if the kernel would reject {@code name}
+     * @throws TapException             if the namespace file cannot be opened or is not a network
+     *                                  namespace, or the device cannot be created there
+     */
+    public static TapHandle createInNamespace(Path netns, String name) throws TapException {
+        return createInNamespace(netns, name, TapMode.TAP, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
+     * Creates, or attaches to, a TAP or TUN device named {@code name} inside another network
+     * namespace, through {@link #DEFAULT_CLONE_DEVICE}. Same as
+     * {@link #createInNamespace(Path, String, TapMode, Path) createInNamespace(netns, name, mode,
+     * DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netns the network namespace file
+     * @param name  the interface name, or {@code ""} / a {@code %d} template
+     * @param mode  {@link TapMode#TAP} or {@link TapMode#TUN}
+     * @return the handle
+     * @throws IllegalArgumentException if the kernel would reject {@code name}
+     * @throws TapException             if the namespace file cannot be opened or is not a network
+     *                                  namespace, or the device cannot be created there
+     */
+    public static TapHandle createInNamespace(Path netns, String name, TapMode mode) throws TapException {
+        return createInNamespace(netns, name, mode, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
+     * As {@link #createInNamespace(Path, String)}, with the network namespace given by an open fd of
+     * a namespace file (not consumed: the caller keeps it and closes it). Same as
+     * {@link #createInNamespace(int, String, TapMode, Path) createInNamespace(netnsFd, name,
+     * TapMode.TAP, DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netnsFd an open fd of a network namespace file
+     * @param name    the interface name, or {@code ""} / a {@code %d} template
+     * @return the handle
+     * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
+     *                                  {@code name}
+     * @throws TapException             if the fd is not a network namespace or the device cannot be
+     *                                  created there
+     */
+    public static TapHandle createInNamespace(int netnsFd, String name) throws TapException {
+        return createInNamespace(netnsFd, name, TapMode.TAP, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
+     * As {@link #createInNamespace(Path, String, TapMode)}, with the network namespace given by an
+     * open fd of a namespace file (not consumed). Same as
+     * {@link #createInNamespace(int, String, TapMode, Path) createInNamespace(netnsFd, name, mode,
+     * DEFAULT_CLONE_DEVICE)}.
+     *
+     * @param netnsFd an open fd of a network namespace file
+     * @param name    the interface name, or {@code ""} / a {@code %d} template
+     * @param mode    {@link TapMode#TAP} or {@link TapMode#TUN}
+     * @return the handle
+     * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
+     *                                  {@code name}
+     * @throws TapException             if the fd is not a network namespace or the device cannot be
+     *                                  created there
+     */
+    public static TapHandle createInNamespace(int netnsFd, String name, TapMode mode) throws TapException {
+        return createInNamespace(netnsFd, name, mode, DEFAULT_CLONE_DEVICE);
+    }
+
+    /**
+     * Opens a queue of a macvtap (or ipvtap) device through its character device node, the way
+     * QEMU opens {@code /dev/tapN} and libvirt hands over a pre-created macvtap: no clone device,
+     * no name, no {@code TUNSETIFF} name lookup. The node is checked with {@code fstat} before it is
+     * opened for real (through an {@code O_PATH} fd): it must be a character device other than the
+     * TUN clone device; once open, the driver must answer {@code TUNGETIFF} and accept
+     * {@code IFF_TAP|IFF_NO_PI|IFF_VNET_HDR}. Each call opens one more queue of the device (a
+     * macvtap is multi-queue by opening its node again). Needs read and write permission on the
+     * node only; no capability.
+     *
+     * <p>A macvtap queue starts with receive offloads on; {@link Tap#open(TapHandle)} turns them
+     * off for the first queue this process holds of the device.
+     *
+     * @param charDevice the node, e.g. {@code /dev/tap7}
+     * @return the handle, named after the interface ({@code TUNGETIFF})
+     * @throws TapException of kind {@link TapException.Kind#NOT_A_TAP} if the node is not a macvtap
+     *                      or ipvtap character device (a file, the clone device, another device),
+     *                      {@link TapException.Kind#SYSCALL} if it cannot be opened
+     */
+    public static TapHandle macvtap(Path charDevice) throws TapException {
+        Objects.requireNonNull(charDevice, "charDevice");
+        Platform.requireLinux();
+        return Macvtap.byPath(charDevice, -1, "", null);
+    }
+
+    /**
+     * Opens a queue of the macvtap (or ipvtap) interface {@code ifname} of the calling thread's
+     * network namespace. The character device's number is read from
+     * {@code /sys/class/net/IFNAME/macvtap/tapN/dev} as that namespace shows it (if this process's
+     * {@code /sys} belongs to another namespace, a short-lived thread mounts the right sysfs in a
+     * private mount namespace: that needs {@code CAP_SYS_ADMIN}); the node is {@code /dev/tapN}
+     * when its {@code st_rdev} matches, or a private node made with {@code mknod} and unlinked once
+     * open (needs {@code CAP_MKNOD}); without that privilege it waits up to two seconds for udev.
+     * Then as {@link #macvtap(Path)}.
+     *
+     * @param ifname the interface name
+     * @return the handle
+     * @throws IllegalArgumentException if {@code ifname} is not a valid interface name
+     * @throws TapException             {@code ENODEV} if there is no such interface,
+     *                                  {@link TapException.Kind#NOT_A_TAP} if it is not a macvtap or
+     *                                  ipvtap, or as {@link #macvtap(Path)}
+     */
+    public static TapHandle macvtap(String ifname) throws TapException {
+        Objects.requireNonNull(ifname, "ifname");
+        Platform.requireLinux();
+        return Macvtap.byName(ifname, NetnsRef.CALLER);
+    }
+
+    /**
+     * As {@link #macvtap(String)}, for an interface in another network namespace, given by a
+     * namespace file ({@code /run/netns/X} or {@code /proc/PID/ns/net}). Entering the namespace
+     * needs {@code CAP_SYS_ADMIN}.
+     *
+     * @param netns  the network namespace file
+     * @param ifname the interface name in that namespace
+     * @return the handle; the fd works from any thread
+     * @throws IllegalArgumentException if {@code ifname} is not a valid interface name
+     * @throws TapException             as {@link #macvtap(String)}, or of kind
+     *                                  {@link TapException.Kind#NOT_A_NAMESPACE}
+     */
+    public static TapHandle macvtapInNamespace(Path netns, String ifname) throws TapException {
+        Objects.requireNonNull(netns, "netns");
+        Objects.requireNonNull(ifname, "ifname");
+        Platform.requireLinux();
+        return Macvtap.byName(ifname, NetnsRef.of(netns));
+    }
+
+    /** A handle for a configured macvtap queue ({@link Macvtap}). */
+    static TapHandle ofMacvtap(int fd, String origin, String name, NetnsRef netns) {
+        return new TapHandle(fd, origin, name, TapMode.TAP, netns != null && netns.path() != null ? netns : null);
     }
 
     /**
@@ -90,8 +242,9 @@ public final class TapHandle implements AutoCloseable {
      * @param netns       the network namespace file
      * @param name        the interface name, or {@code ""} / a {@code %d} template
      * @param mode        TAP or TUN
-     * @param cloneDevice the clone device, as seen from inside that namespace's mount view (the
-     *                    namespace switch changes only the network namespace)
+     * @param cloneDevice the clone device, normally {@link #DEFAULT_CLONE_DEVICE}; the path is
+     *                    resolved in this process's mount namespace (entering the network
+     *                    namespace changes nothing else)
      * @return the handle
      * @throws IllegalArgumentException if the kernel would reject {@code name}
      * @throws TapException             if the namespace file cannot be opened or is not a network
@@ -104,7 +257,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, " in netns " + netns, false));
+        return InNamespace.call(netns, () -> attach(nameBytes, name, mode, cloneDevice, NetnsRef.of(netns), false));
     }
 
     /**
@@ -115,7 +268,9 @@ public final class TapHandle implements AutoCloseable {
      * @param netnsFd     an open fd of a network namespace file
      * @param name        the interface name, or {@code ""} / a {@code %d} template
      * @param mode        TAP or TUN
-     * @param cloneDevice the clone device, as seen from this process's mount namespace
+     * @param cloneDevice the clone device, normally {@link #DEFAULT_CLONE_DEVICE}; the path is
+     *                    resolved in this process's mount namespace (entering the network
+     *                    namespace changes nothing else)
      * @return the handle; its origin reads {@code /dev/net/tun as "vm0" in netns fd 5}
      * @throws IllegalArgumentException if {@code netnsFd} is negative or the kernel would reject
      *                                  {@code name}
@@ -132,7 +287,7 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(mode, "mode");
         Objects.requireNonNull(cloneDevice, "cloneDevice");
         Platform.requireLinux();
-        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, " in netns fd " + netnsFd, false));
+        return InNamespace.call(netnsFd, "network namespace fd " + netnsFd, () -> attach(nameBytes, name, mode, cloneDevice, NetnsRef.ofFd(netnsFd), false));
     }
 
     /**
@@ -212,7 +367,7 @@ public final class TapHandle implements AutoCloseable {
             FileCalls.close(err, fd);
             throw TapException.syscall("fcntl(F_SETFL, O_NONBLOCK)", e, origin, null);
         }
-        return new TapHandle(fd, origin, null, expected);
+        return new TapHandle(fd, origin, null, expected, null);
     }
 
     /** The kernel's limit on the queues of one device (MAX_TAP_QUEUES). */
@@ -223,7 +378,8 @@ public final class TapHandle implements AutoCloseable {
      * {@code queues} queues of it, one fd each, in the calling thread's network namespace. The
      * kernel spreads the device's outgoing frames over the queues by flow; a VMM gives each to one
      * virtio-net queue pair. Every queue goes through {@link Tap#open(TapHandle)} on its own; the
-     * header size and offloads are per device, so the last queue opened decides them for all.
+     * header size and offloads are per device: the queues share one {@link TapDevice}, and opening
+     * one more never resets the offloads set through another.
      *
      * @param name        the interface name, or {@code ""} / a {@code %d} template (the name the
      *                    kernel picks for the first queue is used for the others)
@@ -238,7 +394,7 @@ public final class TapHandle implements AutoCloseable {
     public static List<TapHandle> createQueues(String name, int queues, TapMode mode, Path cloneDevice)
             throws TapException {
         byte[] nameBytes = checkQueues(name, queues, mode, cloneDevice);
-        return attachQueues(nameBytes, name, queues, mode, cloneDevice, "");
+        return attachQueues(nameBytes, name, queues, mode, cloneDevice, NetnsRef.CALLER);
     }
 
     /**
@@ -249,7 +405,9 @@ public final class TapHandle implements AutoCloseable {
      * @param name        the interface name, or {@code ""} / a {@code %d} template
      * @param queues      how many queues, 1 to {@value #MAX_QUEUES}
      * @param mode        TAP or TUN
-     * @param cloneDevice the clone device
+     * @param cloneDevice the clone device, normally {@link #DEFAULT_CLONE_DEVICE}; the path is
+     *                    resolved in this process's mount namespace (entering the network
+     *                    namespace changes nothing else)
      * @return the handles, in queue order
      * @throws IllegalArgumentException if the name is invalid or {@code queues} out of range
      * @throws TapException             if the namespace or a queue cannot be opened
@@ -258,7 +416,7 @@ public final class TapHandle implements AutoCloseable {
                                                           Path cloneDevice) throws TapException {
         byte[] nameBytes = checkQueues(name, queues, mode, cloneDevice);
         Objects.requireNonNull(netns, "netns");
-        return InNamespace.call(netns, () -> attachQueues(nameBytes, name, queues, mode, cloneDevice, " in netns " + netns));
+        return InNamespace.call(netns, () -> attachQueues(nameBytes, name, queues, mode, cloneDevice, NetnsRef.of(netns)));
     }
 
     private static byte[] checkQueues(String name, int queues, TapMode mode, Path cloneDevice) {
@@ -273,7 +431,7 @@ public final class TapHandle implements AutoCloseable {
     }
 
     private static List<TapHandle> attachQueues(byte[] nameBytes, String name, int queues, TapMode mode,
-                                                Path cloneDevice, String where) throws TapException {
+                                                Path cloneDevice, NetnsRef where) throws TapException {
         List<TapHandle> handles = new ArrayList<>(queues);
         try {
             TapHandle first = attach(nameBytes, name, mode, cloneDevice, where, true);
@@ -289,8 +447,9 @@ public final class TapHandle implements AutoCloseable {
         }
     }
 
-    private static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, String where,
-                                    boolean multiQueue) throws TapException {
+    static TapHandle attach(byte[] nameBytes, String name, TapMode mode, Path cloneDevice, NetnsRef ns,
+                            boolean multiQueue) throws TapException {
+        String where = ns.where();
         String ctx = cloneDevice + " for \"" + name + "\"" + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
@@ -316,7 +475,8 @@ public final class TapHandle implements AutoCloseable {
             }
             String chosen = nameField.getString(0, StandardCharsets.UTF_8);
             String origin = cloneDevice + " as \"" + chosen + "\"" + where;
-            return new TapHandle(fd, origin, chosen, mode);
+            // A namespace given by fd is the caller's to close: only a path is kept for later.
+            return new TapHandle(fd, origin, chosen, mode, ns.path() != null ? ns : null);
         }
     }
 
@@ -364,6 +524,11 @@ public final class TapHandle implements AutoCloseable {
      */
     public synchronized int fd() {
         return fd;
+    }
+
+    /** The namespace file the device was opened in, or {@code null} when not known by path. */
+    NetnsRef netns() {
+        return netns;
     }
 
     /** The mode this handle was created for, or {@code null} if any mode is acceptable. */

@@ -28,6 +28,8 @@ public final class EchoResponder implements AutoCloseable {
     private final Tap tap;
     private final byte[] mac;
     private final int ip;
+    private final int l2;      // 14 in TAP mode, 0 in TUN mode (IP packets)
+    private byte[] ip6;        // answered when set: see ipv6(byte[])
     private final Arena arena = Arena.ofShared();
     private final MemorySegment rxHdr = arena.allocate(VirtioNetHdr.SIZE);
     private final MemorySegment txHdr = arena.allocate(VirtioNetHdr.SIZE); // all zero: no offload
@@ -63,6 +65,22 @@ public final class EchoResponder implements AutoCloseable {
         this.tap = tap;
         this.mac = mac.clone();
         this.ip = ip;
+        this.l2 = tap.mode() == dev.nettap.TapMode.TUN ? 0 : ETH;
+    }
+
+    /**
+     * Also answers ICMPv6 echo requests to {@code address} (TUN mode: no neighbour discovery is
+     * answered, so in TAP mode the kernel needs a static neighbour entry).
+     *
+     * @param address 16 bytes
+     * @return this
+     */
+    public EchoResponder ipv6(byte[] address) {
+        if (address.length != 16) {
+            throw new IllegalArgumentException("IPv6 address must be 16 bytes");
+        }
+        this.ip6 = address.clone();
+        return this;
     }
 
     /** {@return ARP replies sent} */
@@ -150,6 +168,11 @@ public final class EchoResponder implements AutoCloseable {
 
     /** Handles the frame of {@code n} bytes in {@code rx}; returns its description. */
     String handle(int n) {
+        if (l2 == 0) { // TUN: an IP packet, its version in the first nibble
+            int version = n > 0 ? (rx.get(ValueLayout.JAVA_BYTE, 0) & 0xff) >>> 4 : 0;
+            return version == 4 ? handleIp4(n, "") : version == 6 ? handleIp6(n, "")
+                    : "packet of " + n + " bytes, IP version " + version + " (ignored)";
+        }
         if (n < ETH) {
             return "runt frame of " + n + " bytes";
         }
@@ -167,33 +190,76 @@ public final class EchoResponder implements AutoCloseable {
             }
             return d;
         }
-        if (type == 0x0800 && n >= ETH + 20) {
-            int ihl = (rx.get(ValueLayout.JAVA_BYTE, ETH) & 0x0f) * 4;
-            int total = Short.toUnsignedInt(rx.get(BE16, ETH + 2));
-            int proto = rx.get(ValueLayout.JAVA_BYTE, ETH + 9) & 0xff;
-            int src = rx.get(BE32, ETH + 12);
-            int dst = rx.get(BE32, ETH + 16);
+        if (type == 0x0800) {
+            return handleIp4(n, head);
+        }
+        if (type == 0x86dd) {
+            return handleIp6(n, head);
+        }
+        return head + "ethertype 0x" + Integer.toHexString(type) + ", " + n + " bytes (ignored)";
+    }
+
+    private String handleIp4(int n, String head) {
+        final int at = l2; // the IP header's offset in this mode
+        if (n >= at + 20) {
+            int ihl = (rx.get(ValueLayout.JAVA_BYTE, at) & 0x0f) * 4;
+            int total = Short.toUnsignedInt(rx.get(BE16, at + 2));
+            int proto = rx.get(ValueLayout.JAVA_BYTE, at + 9) & 0xff;
+            int src = rx.get(BE32, at + 12);
+            int dst = rx.get(BE32, at + 16);
             String d = head + "IPv4 " + ip(src) + " > " + ip(dst) + " proto " + proto + " len " + total;
-            if (proto == 1 && ihl >= 20 && total >= ihl + 8 && ETH + total <= n) {
-                int icmpType = rx.get(ValueLayout.JAVA_BYTE, ETH + ihl) & 0xff;
-                int id = Short.toUnsignedInt(rx.get(BE16, ETH + ihl + 4));
-                int seq = Short.toUnsignedInt(rx.get(BE16, ETH + ihl + 6));
+            if (proto == 1 && ihl >= 20 && total >= ihl + 8 && at + total <= n) {
+                int icmpType = rx.get(ValueLayout.JAVA_BYTE, at + ihl) & 0xff;
+                int id = Short.toUnsignedInt(rx.get(BE16, at + ihl + 4));
+                int seq = Short.toUnsignedInt(rx.get(BE16, at + ihl + 6));
                 d = head + "IPv4 " + ip(src) + " > " + ip(dst) + " ICMP type " + icmpType + (icmpType == 8
                         ? " echo request id " + id + " seq " + seq : "") + " len " + total;
                 if (icmpType == 8 && dst == ip) {
-                    long r = send(echoReply(ETH + total, ihl, total));
+                    long r = send(echoReply(at + total, ihl, total));
                     echoReplies += r > 0 ? 1 : 0;
                     return d + " -> echo reply" + status(r);
                 }
             }
             return d;
         }
-        if (type == 0x86dd && n >= ETH + 40) {
-            int next = rx.get(ValueLayout.JAVA_BYTE, ETH + 6) & 0xff;
-            return head + "IPv6 next header " + next + (next == 58 && n > ETH + 40
-                    ? " ICMPv6 type " + (rx.get(ValueLayout.JAVA_BYTE, ETH + 40) & 0xff) : "") + " (ignored)";
+        return head + "IPv4 packet of " + (n - at) + " bytes (too short)";
+    }
+
+    private String handleIp6(int n, String head) {
+        int at = l2;
+        if (n < at + 40) {
+            return head + "IPv6 packet of " + (n - at) + " bytes (too short)";
         }
-        return head + "ethertype 0x" + Integer.toHexString(type) + ", " + n + " bytes (ignored)";
+        int next = rx.get(ValueLayout.JAVA_BYTE, at + 6) & 0xff;
+        int payload = Short.toUnsignedInt(rx.get(BE16, at + 4));
+        int type = next == 58 && n > at + 40 ? rx.get(ValueLayout.JAVA_BYTE, at + 40) & 0xff : -1;
+        String d = head + "IPv6 next header " + next + (type >= 0 ? " ICMPv6 type " + type : "");
+        boolean toUs = ip6 != null && MemorySegment.mismatch(rx, at + 24, at + 40, MemorySegment.ofArray(ip6), 0, 16) == -1;
+        if (type == 128 && toUs && payload >= 8 && at + 40 + payload <= n) {
+            long r = send(echoReply6(at, payload));
+            echoReplies += r > 0 ? 1 : 0;
+            return d + " echo request -> echo reply" + status(r);
+        }
+        return d + " (ignored)";
+    }
+
+    private MemorySegment echoReply6(int at, int payload) {
+        MemorySegment o = tx;
+        int len = at + 40 + payload;
+        MemorySegment.copy(rx, 0, o, 0, len);
+        if (at > 0) {
+            MemorySegment.copy(rx, 6, o, 0, 6);
+            MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, 6, 6);
+        }
+        MemorySegment.copy(rx, at + 24, o, at + 8, 16);  // source: the address asked for
+        MemorySegment.copy(rx, at + 8, o, at + 24, 16);  // destination: the requester
+        o.set(ValueLayout.JAVA_BYTE, at + 7, (byte) 64); // hop limit
+        int icmp = at + 40;
+        o.set(ValueLayout.JAVA_BYTE, icmp, (byte) 129);  // echo reply, code stays 0
+        o.set(BE16, icmp + 2, (short) 0);
+        int sum = Checksums.rfc1071(o, icmp, payload, Checksums.pseudoHeaderSumIpv6(o, at, 58, payload));
+        o.set(BE16, icmp + 2, (short) ~sum);
+        return o.asSlice(0, len);
     }
 
     private static String status(long r) {
@@ -218,15 +284,18 @@ public final class EchoResponder implements AutoCloseable {
     }
 
     private MemorySegment echoReply(int len, int ihl, int total) {
+        final int at = l2;
         MemorySegment o = tx;
         MemorySegment.copy(rx, 0, o, 0, len);
-        MemorySegment.copy(rx, 6, o, 0, 6);
-        MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, 6, 6);
-        o.set(BE32, ETH + 12, rx.get(BE32, ETH + 16));
-        o.set(BE32, ETH + 16, rx.get(BE32, ETH + 12));
-        o.set(ValueLayout.JAVA_BYTE, ETH + 8, (byte) 64); // TTL
-        Checksums.setIpv4HeaderChecksum(o, ETH);
-        int icmp = ETH + ihl;
+        if (at > 0) {
+            MemorySegment.copy(rx, 6, o, 0, 6);
+            MemorySegment.copy(mac, 0, o, ValueLayout.JAVA_BYTE, 6, 6);
+        }
+        o.set(BE32, at + 12, rx.get(BE32, at + 16));
+        o.set(BE32, at + 16, rx.get(BE32, at + 12));
+        o.set(ValueLayout.JAVA_BYTE, at + 8, (byte) 64); // TTL
+        Checksums.setIpv4HeaderChecksum(o, at);
+        int icmp = at + ihl;
         o.set(ValueLayout.JAVA_BYTE, icmp, (byte) 0); // echo reply, code stays 0
         o.set(BE16, icmp + 2, (short) 0);
         o.set(BE16, icmp + 2, (short) Checksums.checksum(o, icmp, total - ihl));

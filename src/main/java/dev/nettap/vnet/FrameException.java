@@ -76,7 +76,9 @@ public final class FrameException extends IllegalArgumentException {
          * final destination, which the L4 pseudo-header uses, cannot be found: a routing type
          * without addresses to read (RPL, unknown types), more than one, or a malformed one.
          */
-        FINAL_DESTINATION_UNKNOWN
+        FINAL_DESTINATION_UNKNOWN,
+        /** The L2 length does not fit the device: 0 in TUN mode (IP packets), an Ethernet header in TAP mode. */
+        L2_LENGTH_FOR_MODE
     }
 
     /** Which rule was broken. */

@@ -59,6 +59,9 @@ public final class OffloadTranslation {
      */
     public static final long REFUSED = -1;
 
+    /** An Ethernet header without VLAN tags. */
+    private static final int ETHERNET_HEADER = 14;
+
     private static final ValueLayout.OfShort BE16 =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int TCP_CSUM_OFFSET = 16;
@@ -151,6 +154,34 @@ public final class OffloadTranslation {
      * @throws IllegalArgumentException if {@code hdr} is read-only, or {@code frame} is read-only
      *                                  and needs a fix-up (misuse; nothing written)
      */
+    /**
+     * {@link #buildTxHeader(TxMetadata, MemorySegment, MemorySegment)} for a device whose frames
+     * start at a known layer, after checking that the metadata's L2 length fits it: exactly 0 when
+     * {@code ipFrame} (a TUN device: the frame starts with its IP header, so {@code csum_start}
+     * counts from there), at least 14 otherwise (a TAP device: an Ethernet header, 18 with one VLAN
+     * tag). A misfit is a refusal like any other ({@link FrameException.Reason#L2_LENGTH_FOR_MODE}
+     * in {@code md}, nothing written, no allocation).
+     *
+     * @param md      as for the three-argument form
+     * @param frame   as for the three-argument form
+     * @param hdr     as for the three-argument form
+     * @param ipFrame whether frames start with the IP header (TUN) rather than Ethernet (TAP)
+     * @return as for the three-argument form
+     * @throws FrameException           as for the three-argument form
+     * @throws IllegalArgumentException as for the three-argument form
+     */
+    public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr, boolean ipFrame) {
+        int l2 = md.l2Length();
+        if (ipFrame ? l2 != 0 : l2 < ETHERNET_HEADER) {
+            VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE); // misuse is reported first, as below
+            md.clearOutcome();
+            return refuse(md, Reason.L2_LENGTH_FOR_MODE, ipFrame
+                    ? "l2Length %d for a frame that starts with its IP header (TUN): it must be 0"
+                    : "l2Length %d for an Ethernet frame (TAP): it must be at least %d", l2, ETHERNET_HEADER);
+        }
+        return buildTxHeader(md, frame, hdr);
+    }
+
     public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr) {
         VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE);
         if (hdr.isReadOnly()) {

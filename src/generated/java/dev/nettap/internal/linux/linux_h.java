@@ -347,6 +347,15 @@ public class linux_h {
     public static int IFNAMSIZ() {
         return IFNAMSIZ;
     }
+    private static final int ARPHRD_ETHER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ARPHRD_ETHER 1
+     * }
+     */
+    public static int ARPHRD_ETHER() {
+        return ARPHRD_ETHER;
+    }
     private static final int O_RDONLY = (int)0L;
     /**
      * {@snippet lang=c :
@@ -473,6 +482,42 @@ public class linux_h {
     public static int SIOCSIFFLAGS() {
         return SIOCSIFFLAGS;
     }
+    private static final int SIOCGIFMTU = (int)35105L;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCGIFMTU 35105
+     * }
+     */
+    public static int SIOCGIFMTU() {
+        return SIOCGIFMTU;
+    }
+    private static final int SIOCSIFMTU = (int)35106L;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCSIFMTU 35106
+     * }
+     */
+    public static int SIOCSIFMTU() {
+        return SIOCSIFMTU;
+    }
+    private static final int SIOCSIFHWADDR = (int)35108L;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCSIFHWADDR 35108
+     * }
+     */
+    public static int SIOCSIFHWADDR() {
+        return SIOCSIFHWADDR;
+    }
+    private static final int SIOCGIFHWADDR = (int)35111L;
+    /**
+     * {@snippet lang=c :
+     * #define SIOCGIFHWADDR 35111
+     * }
+     */
+    public static int SIOCGIFHWADDR() {
+        return SIOCGIFHWADDR;
+    }
     private static final int SIOCGIFINDEX = (int)35123L;
     /**
      * {@snippet lang=c :
@@ -563,6 +608,15 @@ public class linux_h {
     public static int EPOLL_CTL_MOD() {
         return EPOLL_CTL_MOD;
     }
+    private static final int CLONE_NEWNS = (int)131072L;
+    /**
+     * {@snippet lang=c :
+     * #define CLONE_NEWNS 131072
+     * }
+     */
+    public static int CLONE_NEWNS() {
+        return CLONE_NEWNS;
+    }
     private static final int CLONE_NEWNET = (int)1073741824L;
     /**
      * {@snippet lang=c :
@@ -571,6 +625,51 @@ public class linux_h {
      */
     public static int CLONE_NEWNET() {
         return CLONE_NEWNET;
+    }
+    private static final int MS_RDONLY = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_RDONLY 1
+     * }
+     */
+    public static int MS_RDONLY() {
+        return MS_RDONLY;
+    }
+    private static final int MS_NOSUID = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NOSUID 2
+     * }
+     */
+    public static int MS_NOSUID() {
+        return MS_NOSUID;
+    }
+    private static final int MS_NODEV = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NODEV 4
+     * }
+     */
+    public static int MS_NODEV() {
+        return MS_NODEV;
+    }
+    private static final int MS_NOEXEC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NOEXEC 8
+     * }
+     */
+    public static int MS_NOEXEC() {
+        return MS_NOEXEC;
+    }
+    private static final int MS_REC = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_REC 16384
+     * }
+     */
+    public static int MS_REC() {
+        return MS_REC;
     }
     private static final int EPERM = (int)1L;
     /**
@@ -1698,6 +1797,15 @@ public class linux_h {
     public static int IFF_RUNNING() {
         return IFF_RUNNING;
     }
+    private static final int IFF_LOWER_UP = (int)65536L;
+    /**
+     * {@snippet lang=c :
+     * enum net_device_flags.IFF_LOWER_UP = 65536
+     * }
+     */
+    public static int IFF_LOWER_UP() {
+        return IFF_LOWER_UP;
+    }
 
     /**
      * Variadic invoker class for:
@@ -2309,6 +2417,118 @@ public class linux_h {
         }
     }
 
+    private static class getgid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT    );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("getgid");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static FunctionDescriptor getgid$descriptor() {
+        return getgid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static MethodHandle getgid$handle() {
+        return getgid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static MemorySegment getgid$address() {
+        return getgid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __gid_t getgid()
+     * }
+     */
+    public static int getgid() {
+        var mh$ = getgid.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getgid");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class getegid {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT    );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("getegid");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static FunctionDescriptor getegid$descriptor() {
+        return getegid.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static MethodHandle getegid$handle() {
+        return getegid.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static MemorySegment getegid$address() {
+        return getegid.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern __gid_t getegid()
+     * }
+     */
+    public static int getegid() {
+        var mh$ = getegid.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("getegid");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     /**
      * Variadic invoker class for:
      * {@snippet lang=c :
@@ -2900,6 +3120,64 @@ public class linux_h {
         }
     }
 
+    private static class unshare {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("unshare");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int unshare(int __flags)
+     * }
+     */
+    public static FunctionDescriptor unshare$descriptor() {
+        return unshare.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int unshare(int __flags)
+     * }
+     */
+    public static MethodHandle unshare$handle() {
+        return unshare.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int unshare(int __flags)
+     * }
+     */
+    public static MemorySegment unshare$address() {
+        return unshare.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int unshare(int __flags)
+     * }
+     */
+    public static int unshare(int __flags) {
+        var mh$ = unshare.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("unshare", __flags);
+            }
+            return (int)mh$.invokeExact(__flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class setns {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             linux_h.C_INT,
@@ -3017,6 +3295,205 @@ public class linux_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class mknod {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_INT,
+            linux_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("mknod");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *__path, __mode_t __mode, __dev_t __dev)
+     * }
+     */
+    public static FunctionDescriptor mknod$descriptor() {
+        return mknod.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *__path, __mode_t __mode, __dev_t __dev)
+     * }
+     */
+    public static MethodHandle mknod$handle() {
+        return mknod.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mknod(const char *__path, __mode_t __mode, __dev_t __dev)
+     * }
+     */
+    public static MemorySegment mknod$address() {
+        return mknod.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mknod(const char *__path, __mode_t __mode, __dev_t __dev)
+     * }
+     */
+    public static int mknod(MemorySegment __path, int __mode, long __dev) {
+        var mh$ = mknod.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mknod", __path, __mode, __dev);
+            }
+            return (int)mh$.invokeExact(__path, __mode, __dev);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int MS_PRIVATE = (int)262144L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MS_PRIVATE = 262144
+     * }
+     */
+    public static int MS_PRIVATE() {
+        return MS_PRIVATE;
+    }
+    private static final int MNT_DETACH = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.MNT_DETACH = 2
+     * }
+     */
+    public static int MNT_DETACH() {
+        return MNT_DETACH;
+    }
+
+    private static class mount {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_POINTER,
+            linux_h.C_POINTER,
+            linux_h.C_LONG,
+            linux_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("mount");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static FunctionDescriptor mount$descriptor() {
+        return mount.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static MethodHandle mount$handle() {
+        return mount.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static MemorySegment mount$address() {
+        return mount.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int mount(const char *__special_file, const char *__dir, const char *__fstype, unsigned long __rwflag, const void *__data)
+     * }
+     */
+    public static int mount(MemorySegment __special_file, MemorySegment __dir, MemorySegment __fstype, long __rwflag, MemorySegment __data) {
+        var mh$ = mount.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mount", __special_file, __dir, __fstype, __rwflag, __data);
+            }
+            return (int)mh$.invokeExact(__special_file, __dir, __fstype, __rwflag, __data);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class umount2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("umount2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *__special_file, int __flags)
+     * }
+     */
+    public static FunctionDescriptor umount2$descriptor() {
+        return umount2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *__special_file, int __flags)
+     * }
+     */
+    public static MethodHandle umount2$handle() {
+        return umount2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int umount2(const char *__special_file, int __flags)
+     * }
+     */
+    public static MemorySegment umount2$address() {
+        return umount2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int umount2(const char *__special_file, int __flags)
+     * }
+     */
+    public static int umount2(MemorySegment __special_file, int __flags) {
+        var mh$ = umount2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("umount2", __special_file, __flags);
+            }
+            return (int)mh$.invokeExact(__special_file, __flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final long TUNSETIFF = 1074025674L;
     /**
      * {@snippet lang=c :
@@ -3043,6 +3520,15 @@ public class linux_h {
      */
     public static long TUNSETOWNER() {
         return TUNSETOWNER;
+    }
+    private static final long TUNSETLINK = 1074025677L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETLINK 1074025677
+     * }
+     */
+    public static long TUNSETLINK() {
+        return TUNSETLINK;
     }
     private static final long TUNSETGROUP = 1074025678L;
     /**
@@ -3143,6 +3629,15 @@ public class linux_h {
     public static long TUNSETQUEUE() {
         return TUNSETQUEUE;
     }
+    private static final long TUNSETCARRIER = 1074025698L;
+    /**
+     * {@snippet lang=c :
+     * #define TUNSETCARRIER 1074025698
+     * }
+     */
+    public static long TUNSETCARRIER() {
+        return TUNSETCARRIER;
+    }
     private static final int TUNGETDEVNETNS = (int)21731L;
     /**
      * {@snippet lang=c :
@@ -3160,6 +3655,24 @@ public class linux_h {
      */
     public static int AF_UNIX() {
         return AF_UNIX;
+    }
+    private static final int AF_INET = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET 2
+     * }
+     */
+    public static int AF_INET() {
+        return AF_INET;
+    }
+    private static final int AF_INET6 = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * #define AF_INET6 10
+     * }
+     */
+    public static int AF_INET6() {
+        return AF_INET6;
     }
     private static final int SO_RCVTIMEO = (int)20L;
     /**

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * libc downcalls, one family: setns, getpid and geteuid, the calls about the calling thread or
+ * libc downcalls, one family: setns, getpid, geteuid and getegid, the calls about the calling thread or
  * process. Each method returns the raw result; the errno captured in the caller's slot (see {@link Sys}) is meaningful only when that result is {@code -1}. A
  * {@code Throwable} from {@code invokeExact} means a wrong handle type, a bug here, never a
  * runtime condition.
@@ -16,6 +16,7 @@ public final class ProcessCalls {
     private static final MethodHandle SETNS = Sys.errnoHandle(linux_h.setns$address(), linux_h.setns$descriptor());
     private static final MethodHandle GETPID = Sys.plainHandle(linux_h.getpid$address(), linux_h.getpid$descriptor());
     private static final MethodHandle GETEUID = Sys.plainHandle(linux_h.geteuid$address(), linux_h.geteuid$descriptor());
+    private static final MethodHandle GETEGID = Sys.plainHandle(linux_h.getegid$address(), linux_h.getegid$descriptor());
 
     /** {@code setns(fd, nstype)}: changes the namespace of the calling OS thread only. */
     public static int setns(MemorySegment errno, int fd, int nstype) {
@@ -39,6 +40,15 @@ public final class ProcessCalls {
     public static int geteuid() {
         try {
             return (int) GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** {@code getegid()}. */
+    public static int getegid() {
+        try {
+            return (int) GETEGID.invokeExact();
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

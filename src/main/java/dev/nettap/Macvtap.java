@@ -1,0 +1,221 @@
+package dev.nettap;
+
+import dev.nettap.internal.sys.MountCalls;
+import dev.nettap.internal.sys.FileCalls;
+import dev.nettap.internal.linux.ifreq;
+import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.Sys;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Opens a queue of a macvtap (or ipvtap) device: the character device behind the interface, not
+ * the clone device. By path, the node is checked ({@code fstat} through an {@code O_PATH} fd, so
+ * nothing is opened for real before it is known to be a character device other than the clone
+ * device), opened, and asked {@code TUNGETIFF}; {@code TUNSETIFF} then sets
+ * {@code IFF_TAP|IFF_NO_PI|IFF_VNET_HDR} (the only flags the driver accepts; it ignores names).
+ *
+ * <p>By name, the device number is read from {@code /sys/class/net/NAME/macvtap/tapN/dev} as the
+ * device's own namespace shows it ({@link NetSysfs}); the node is {@code /dev/tapIFINDEX} when its
+ * {@code st_rdev} matches (udev makes it for devices of the host namespace only, and
+ * {@code /dev/tapN} of another namespace's device is another device or none), or else a private
+ * node made with {@code mknod} in a fresh 0700 folder, opened, and unlinked at once. Without the
+ * privilege to {@code mknod} ({@code CAP_MKNOD}) it waits up to {@link #UDEV_WAIT_MILLIS} ms for
+ * udev to make the node.
+ */
+final class Macvtap {
+    private Macvtap() {}
+
+    static final long UDEV_WAIT_MILLIS = 2000;
+
+    private record Info(long rdev, int ifindex, String kind) {}
+
+    static TapHandle byName(String ifname, NetnsRef ns) throws TapException {
+        InterfaceNames.check(ifname);
+        String ctx = "macvtap \"" + ifname + "\"" + ns.where();
+        Info info = NetSysfs.read(ns, ifname, ctx, () -> {
+            Path dir = NetSysfs.dir(ifname);
+            for (String kind : new String[] {"macvtap", "ipvtap"}) {
+                Path sub = dir.resolve(kind);
+                if (!Files.isDirectory(sub)) {
+                    continue;
+                }
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(sub, "tap*")) {
+                    for (Path tap : ds) {
+                        long rdev = DeviceNode.parse(NetSysfs.attribute(tap.resolve("dev"), ctx));
+                        String idx = NetSysfs.attribute(dir.resolve("ifindex"), ctx);
+                        if (rdev >= 0 && idx != null) {
+                            return new Info(rdev, Integer.parseInt(idx), kind);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new TapException(TapException.Kind.SYSCALL, "read", 0, ctx, "listing " + sub + " failed: " + e);
+                }
+            }
+            throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "\"" + ifname + "\"" + ns.where()
+                    + " is not a macvtap or ipvtap interface (sysfs shows no macvtap/ or ipvtap/ character device)");
+        });
+        String where = " (" + info.kind() + " \"" + ifname + "\", " + DeviceNode.format(info.rdev()) + ns.where() + ")";
+        Path devNode = Path.of("/dev", "tap" + info.ifindex());
+        if (matches(devNode, info.rdev())) {
+            return byPath(devNode, info.rdev(), where, ns);
+        }
+        TapHandle own = privateNode(info, where, ns, ctx);
+        if (own != null) {
+            return own;
+        }
+        long end = System.nanoTime() + UDEV_WAIT_MILLIS * 1_000_000;
+        while (System.nanoTime() - end < 0) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            if (matches(devNode, info.rdev())) {
+                return byPath(devNode, info.rdev(), where, ns);
+            }
+        }
+        throw new TapException(TapException.Kind.SYSCALL, "mknod", linux_h.EPERM(), ctx,
+                "no device node for " + ctx + ": " + devNode + " is missing or is another device (not "
+                + DeviceNode.format(info.rdev()) + "), and making a private node needs CAP_MKNOD; pass a node"
+                + " made for this device to TapHandle.macvtap(Path)");
+    }
+
+    /** Whether {@code node} is a character device with number {@code rdev} (checked without opening it). */
+    private static boolean matches(Path node, long rdev) {
+        MemorySegment err = Sys.errnoSlot();
+        int fd;
+        try (Arena arena = Arena.ofConfined()) {
+            fd = FileCalls.open(err, arena.allocateFrom(node.toString()), linux_h.O_PATH() | linux_h.O_CLOEXEC());
+        }
+        if (fd < 0) {
+            return false;
+        }
+        try {
+            DeviceNode dn = DeviceNode.of(err, fd);
+            return dn != null && dn.isCharDevice() && dn.rdev() == rdev;
+        } finally {
+            FileCalls.close(err, fd);
+        }
+    }
+
+    /** A private node for the device in a new 0700 folder; {@code null} when mknod is not permitted there. */
+    private static TapHandle privateNode(Info info, String where, NetnsRef ns, String ctx) throws TapException {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("nettap-macvtap-");
+        } catch (IOException | UnsupportedOperationException e) {
+            return null;
+        }
+        Path node = dir.resolve("tap" + info.ifindex());
+        try {
+            MemorySegment err = Sys.errnoSlot();
+            int r;
+            try (Arena arena = Arena.ofConfined()) {
+                // SAFETY: the path is a NUL-terminated copy in this confined arena, alive for the call.
+                r = MountCalls.mknod(err, arena.allocateFrom(node.toString()), linux_h.S_IFCHR() | 0600, info.rdev());
+            }
+            if (r < 0) {
+                System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG, "{0}: mknod {1} failed, errno {2}",
+                        ctx, node, Sys.errno(err));
+                return null;
+            }
+            return byPath(node, info.rdev(), where, ns);
+        } catch (TapException e) {
+            if (e.errno() == linux_h.EACCES()) {
+                return null; // a nodev filesystem: fall back to /dev and udev
+            }
+            throw e;
+        } finally {
+            try {
+                Files.deleteIfExists(node);
+                Files.deleteIfExists(dir);
+            } catch (IOException ignored) {
+                // a leftover empty folder in the temp dir; nothing holds it
+            }
+        }
+    }
+
+    /**
+     * Opens the macvtap node {@code node}: checked through {@code O_PATH} first, then opened
+     * read-write, checked again on the open fd, queried and configured.
+     *
+     * @param rdev the device number it must have, or -1 for any macvtap/ipvtap character device
+     */
+    static TapHandle byPath(Path node, long rdev, String where, NetnsRef ns) throws TapException {
+        String ctx = node + where;
+        MemorySegment err = Sys.errnoSlot();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment path = arena.allocateFrom(node.toString());
+            int probe = FileCalls.open(err, path, linux_h.O_PATH() | linux_h.O_CLOEXEC());
+            if (probe < 0) {
+                throw openError(Sys.errno(err), ctx);
+            }
+            DeviceNode seen;
+            try {
+                seen = DeviceNode.of(err, probe);
+                if (seen == null) {
+                    throw TapException.syscall("fstat", Sys.errno(err), ctx, null);
+                }
+            } finally {
+                FileCalls.close(err, probe);
+            }
+            checkNode(seen, rdev, ctx);
+            int fd = FileCalls.open(err, path, linux_h.O_RDWR() | linux_h.O_CLOEXEC() | linux_h.O_NONBLOCK());
+            if (fd < 0) {
+                throw openError(Sys.errno(err), ctx);
+            }
+            try {
+                DeviceNode now = DeviceNode.of(err, fd);
+                if (now == null) {
+                    throw TapException.syscall("fstat", Sys.errno(err), ctx, null);
+                }
+                checkNode(now, seen.rdev(), ctx); // the path was not swapped between the two opens
+                Iff iff = Iff.query(err, fd);
+                if (iff == null) {
+                    int e = Sys.errno(err);
+                    throw TapException.syscall(TapException.Kind.NOT_A_TAP, "TUNGETIFF", e, ctx,
+                            now.describe() + " is not a macvtap or ipvtap queue");
+                }
+                MemorySegment ifr = ifreq.allocate(arena);
+                ifreq.ifr_ifru.ifru_flags(ifreq.ifr_ifru(ifr),
+                        (short) (linux_h.IFF_TAP() | linux_h.IFF_NO_PI() | linux_h.IFF_VNET_HDR()));
+                // SAFETY: ifr is a 40-byte struct ifreq in this arena; the driver reads its flags only.
+                if (FileCalls.ioctl(err, fd, linux_h.TUNSETIFF(), ifr) < 0) {
+                    int e = Sys.errno(err);
+                    throw TapException.syscall(TapException.Kind.UNSUPPORTED_FLAGS, "TUNSETIFF", e, ctx,
+                            "the queue refuses IFF_TAP|IFF_NO_PI|IFF_VNET_HDR");
+                }
+                return TapHandle.ofMacvtap(fd, "macvtap " + node + " as \"" + iff.name() + "\"" + where, iff.name(), ns);
+            } catch (TapException | RuntimeException | Error e) {
+                FileCalls.close(err, fd);
+                throw e;
+            }
+        }
+    }
+
+    private static void checkNode(DeviceNode dn, long rdev, String ctx) throws TapException {
+        if (!dn.isTapCharDevice()) {
+            throw new TapException(TapException.Kind.NOT_A_TAP, "fstat", 0, ctx, ctx + " is " + dn.describe()
+                    + ", not a macvtap or ipvtap character device"
+                    + (dn.isCharDevice() ? " (use TapHandle.create for TAP and TUN devices)" : ""));
+        }
+        if (rdev >= 0 && dn.rdev() != rdev) {
+            throw new TapException(TapException.Kind.NOT_A_TAP, "fstat", 0, ctx, ctx + " is "
+                    + dn.describe() + ", but the interface's character device is " + DeviceNode.format(rdev));
+        }
+    }
+
+    private static TapException openError(int e, String ctx) {
+        return TapException.syscall("open", e, ctx, e == linux_h.ENOENT() ? "no such node"
+                : e == linux_h.ENODEV() || e == linux_h.ENXIO()
+                ? "no device behind this node (a stale node, or a number no macvtap has now)"
+                : e == linux_h.EACCES() || e == linux_h.EPERM()
+                ? "needs read and write permission on the node (and a filesystem mounted without nodev)" : null);
+    }
+}
