@@ -83,6 +83,34 @@ public final class OffloadTranslation {
     // ---------------------------------------------------------------------------------------- TX
 
     /**
+     * {@link #buildTxHeader(TxMetadata, MemorySegment, MemorySegment)} for a device whose frames
+     * start at a known layer, after checking that the metadata's L2 length fits it: exactly 0 when
+     * {@code ipFrame} (a TUN device: the frame starts with its IP header, so {@code csum_start}
+     * counts from there), at least 14 otherwise (a TAP device: an Ethernet header, 18 with one VLAN
+     * tag). A misfit is a refusal like any other ({@link FrameException.Reason#L2_LENGTH_FOR_MODE}
+     * in {@code md}, nothing written, no allocation).
+     *
+     * @param md      as for the three-argument form
+     * @param frame   as for the three-argument form
+     * @param hdr     as for the three-argument form
+     * @param ipFrame whether frames start with the IP header (TUN) rather than Ethernet (TAP)
+     * @return as for the three-argument form
+     * @throws FrameException           as for the three-argument form
+     * @throws IllegalArgumentException as for the three-argument form
+     */
+    public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr, boolean ipFrame) {
+        int l2 = md.l2Length();
+        if (ipFrame ? l2 != 0 : l2 < ETHERNET_HEADER) {
+            VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE); // misuse is reported first, as below
+            md.clearOutcome();
+            return refuse(md, Reason.L2_LENGTH_FOR_MODE, ipFrame
+                    ? "l2Length %d for a frame that starts with its IP header (TUN): it must be 0"
+                    : "l2Length %d for an Ethernet frame (TAP): it must be at least %d", l2, ETHERNET_HEADER);
+        }
+        return buildTxHeader(md, frame, hdr);
+    }
+
+    /**
      * Writes the virtio-net header for a frame to transmit, applies the frame fix-ups the metadata
      * calls for, and says how many bytes of the frame to write. The header is written completely
      * (fields not used are zeroed, {@code num_buffers} is 0 when the segment has 12 bytes).
@@ -154,34 +182,6 @@ public final class OffloadTranslation {
      * @throws IllegalArgumentException if {@code hdr} is read-only, or {@code frame} is read-only
      *                                  and needs a fix-up (misuse; nothing written)
      */
-    /**
-     * {@link #buildTxHeader(TxMetadata, MemorySegment, MemorySegment)} for a device whose frames
-     * start at a known layer, after checking that the metadata's L2 length fits it: exactly 0 when
-     * {@code ipFrame} (a TUN device: the frame starts with its IP header, so {@code csum_start}
-     * counts from there), at least 14 otherwise (a TAP device: an Ethernet header, 18 with one VLAN
-     * tag). A misfit is a refusal like any other ({@link FrameException.Reason#L2_LENGTH_FOR_MODE}
-     * in {@code md}, nothing written, no allocation).
-     *
-     * @param md      as for the three-argument form
-     * @param frame   as for the three-argument form
-     * @param hdr     as for the three-argument form
-     * @param ipFrame whether frames start with the IP header (TUN) rather than Ethernet (TAP)
-     * @return as for the three-argument form
-     * @throws FrameException           as for the three-argument form
-     * @throws IllegalArgumentException as for the three-argument form
-     */
-    public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr, boolean ipFrame) {
-        int l2 = md.l2Length();
-        if (ipFrame ? l2 != 0 : l2 < ETHERNET_HEADER) {
-            VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE); // misuse is reported first, as below
-            md.clearOutcome();
-            return refuse(md, Reason.L2_LENGTH_FOR_MODE, ipFrame
-                    ? "l2Length %d for a frame that starts with its IP header (TUN): it must be 0"
-                    : "l2Length %d for an Ethernet frame (TAP): it must be at least %d", l2, ETHERNET_HEADER);
-        }
-        return buildTxHeader(md, frame, hdr);
-    }
-
     public static long buildTxHeader(TxMetadata md, MemorySegment frame, MemorySegment hdr) {
         VirtioNetHdr.requireSize(hdr, VirtioNetHdr.LEGACY_SIZE);
         if (hdr.isReadOnly()) {
