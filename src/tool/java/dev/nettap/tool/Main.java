@@ -14,6 +14,7 @@ import java.util.regex.Pattern;
  * The nettap launcher. {@code demo}: make a scratch network namespace with a TAP in it, answer the
  * kernel's ARP and ICMP echo from Java through the TAP while {@code ping} runs inside the namespace,
  * print every frame and the round-trip times, and remove everything on exit (Ctrl-C included).
+ * {@code forward}: forward frames between two devices (see {@code Forward}).
  */
 public final class Main {
     private Main() {}
@@ -25,15 +26,17 @@ public final class Main {
     /**
      * Entry point.
      *
-     * @param args {@code demo [COUNT]}
+     * @param args {@code demo [COUNT]} or {@code forward [OPTIONS] A B}
      */
     public static void main(String[] args) {
         String cmd = args.length == 0 ? "demo" : args[0];
         try {
             switch (cmd) {
                 case "demo" -> System.exit(demo(args.length > 1 ? Integer.parseInt(args[1]) : 5));
+                case "forward" -> System.exit(Forward.run(java.util.Arrays.copyOfRange(args, 1, args.length)));
                 default -> {
                     System.err.println("usage: nettap demo [COUNT]");
+                    System.err.println(Forward.USAGE);
                     System.exit(2);
                 }
             }
