@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summarises a bench/e2e TSV: medians per test and implementation, CPU, and the median of the
-per-round ratios (java/c, the c2/c control). Usage: e2e-summary.py RESULTS.tsv COMMAND"""
+per-round ratios (java/c, the c2/c control). Usage: e2e-summary.py RESULTS.tsv COMMAND [ENVIRONMENT]"""
 import csv
 import math
 import statistics
@@ -9,6 +9,7 @@ from collections import defaultdict
 
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 command = sys.argv[2]
+environment = sys.argv[3] if len(sys.argv) > 3 else ""
 val = defaultdict(dict)   # (test, offloads) -> impl -> {round: value}
 cpu = defaultdict(dict)
 for r in rows:
@@ -39,7 +40,8 @@ def fmt(v, unit):
 
 rounds = len({r["round"] for r in rows})
 out = [f"Command: `{command}` ({rounds} round{'s' if rounds != 1 else ''}; TCP in Gbit/s, 64-byte UDP in frames/s received; "
-       "CPU = forwarder's utime+stime over the run, % of one core; ratios are medians of per-round ratios).", "",
+       "CPU = forwarder's utime+stime over the run, % of one core; ratios are medians of per-round ratios). "
+       + environment + ".", "",
        "| test | offloads | java (CPU) | c (CPU) | c2 control (CPU) | veth | java/c | java/c CPU | c2/c |",
        "|---|---|---|---|---|---|---|---|---|"]
 for key in [("tcp", "on"), ("tcp", "off"), ("udp64", "on")]:
