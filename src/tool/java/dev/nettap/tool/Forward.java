@@ -24,8 +24,9 @@ import java.util.Set;
  * {@code NETNS:NAME} (the same inside the network namespace {@code /run/netns/NETNS}, or NETNS as an
  * absolute path) or {@code fd=N} (adopt an inherited queue fd; one queue only). Prints one line
  * with {@code ready} once both are open, a status line at most once a second while frames move, a
- * summary on exit. Exit codes: 0 after Ctrl-C/SIGTERM, 1 when a device cannot be opened, 2 for bad
- * usage, 3 when a device disappears.
+ * summary on exit (Ctrl-C, SIGTERM, or a device gone). Exit codes: 1 when a device cannot be
+ * opened, 2 for bad usage, 3 when a device disappears; after Ctrl-C or SIGTERM the JVM's own 130 or
+ * 143, once the summary is printed.
  */
 final class Forward {
     static final String USAGE = "usage: nettap forward [--offloads on|off] [--queues N] A B\n"
@@ -34,6 +35,7 @@ final class Forward {
 
     private final PrintStream out;
     private final List<Forwarder> forwarders = new ArrayList<>();
+    private final List<String> labels = new ArrayList<>(); // "A -> B, queue q", per forwarder
     private final List<Thread> threads = new ArrayList<>();
     private final List<Tap> taps = new ArrayList<>();
     private final long startNanos = System.nanoTime();
@@ -113,8 +115,8 @@ final class Forward {
             return 1;
         }
         for (int q = 0; q < queues; q++) {
-            start(new Forwarder(qa.get(q), qb.get(q)), q);
-            start(new Forwarder(qb.get(q), qa.get(q)), q);
+            start(new Forwarder(qa.get(q), qb.get(q)), a + " -> " + b, q);
+            start(new Forwarder(qb.get(q), qa.get(q)), b + " -> " + a, q);
         }
         kernelDropsAtStart = kernelDrops();
         Thread hook = new Thread(() -> finish("interrupted"), "nettap-forward-shutdown");
@@ -187,8 +189,9 @@ final class Forward {
         return set;
     }
 
-    private void start(Forwarder f, int queue) {
+    private void start(Forwarder f, String label, int queue) {
         forwarders.add(f);
+        labels.add(label + ", queue " + queue);
         threads.add(Thread.ofPlatform().name("nettap-forward-" + f.source().name() + "-" + queue).start(f));
     }
 
@@ -212,7 +215,7 @@ final class Forward {
                     System.err.printf("nettap forward: device %s (%s) disappeared; stopping%n", spec, gone.name());
                     return EXIT_DEVICE_GONE;
                 } else if (o != null) {
-                    System.err.printf("nettap forward: %s ended (%s); stopping%n", f, o);
+                    System.err.printf("nettap forward: %s ended (%s); stopping%n", labels.get(forwarders.indexOf(f)), o);
                     return 1;
                 }
             }
@@ -281,8 +284,9 @@ final class Forward {
         out.printf(Locale.ROOT, "nettap forward: %s after %.1f s: %d frames, %d bytes (%.3f Gbit/s average), drops %d, malformed %d%n",
                 why, secs, sum(Forwarder::frames), sum(Forwarder::bytes), sum(Forwarder::bytes) * 8 / secs / 1e9, drops,
                 sum(Forwarder::malformed));
-        for (Forwarder f : forwarders) {
-            out.printf("  %s: %d frames, %d bytes, drops %d, malformed %d, %s%n", f, f.frames(), f.bytes(), f.dropped(),
+        for (int i = 0; i < forwarders.size(); i++) {
+            Forwarder f = forwarders.get(i);
+            out.printf("  %s: %d frames, %d bytes, drops %d, malformed %d, %s%n", labels.get(i), f.frames(), f.bytes(), f.dropped(),
                     f.malformed(), f.outcome() == null ? "still running" : f.outcome());
         }
         out.flush();
