@@ -131,20 +131,7 @@ class ForwardSoakKernelTest {
         for (Thread t : loops) {
             assertTrue(!t.isAlive(), t + " did not stop");
         }
-        // The JDK closes some fds of its own a moment later (a pipe of a finished `ip` child, whose
-        // other end is already closed, seen once in a while): give it up to 2 s; a leak of ours stays.
-        for (int attempt = 0; ; attempt++) {
-            try {
-                KernelFixtures.assertNoLeak(fdsBefore);
-                break;
-            } catch (AssertionError e) {
-                if (attempt == 10) {
-                    throw e;
-                }
-                System.err.println("soak: fd check, attempt " + attempt + ": " + e.getMessage());
-                Thread.sleep(200);
-            }
-        }
+        KernelFixtures.assertNoLeakSettled(fdsBefore);
     }
 
     /** SHA-256 of what was sent and of what arrived. */
