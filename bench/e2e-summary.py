@@ -40,7 +40,7 @@ def fmt(v, unit):
 
 rounds = len({r["round"] for r in rows})
 out = [f"Command: `{command}` ({rounds} round{'s' if rounds != 1 else ''}; TCP in Gbit/s, 64-byte UDP in frames/s received; "
-       "CPU = forwarder's utime+stime over the run, % of one core; ratios are medians of per-round ratios). "
+       "UDP = InDatagrams delta in the receiving namespace over the run; CPU = forwarder's utime+stime over the run, % of one core; ratios are medians of per-round ratios). "
        + environment + ".", "",
        "| test | offloads | java (CPU) | c (CPU) | c2 control (CPU) | veth | java/c | java/c CPU | c2/c |",
        "|---|---|---|---|---|---|---|---|---|"]
