@@ -32,21 +32,28 @@ public final class Main {
     /** The text {@code --help} prints. */
     static final String USAGE = """
             usage: nettap demo [COUNT]
+                   nettap forward [--offloads on|off] [--queues N] A B
                    nettap --help
               demo [COUNT]  make a scratch network namespace with a TAP in it, answer the kernel's ARP
                             and ping from Java through the TAP, print every frame, remove everything
                             on exit; COUNT pings (1 to %d, default %d); needs root
+              forward A B   forward frames between two TAP devices until Ctrl-C or a device goes;
+                            A, B: NAME (attach, or create here), NETNS:NAME (inside /run/netns/NETNS
+                            or a path), fd=N (an inherited queue fd); offloads on by default; one
+                            loop per queue pair with --queues N
               --help, -h    print this text
             """.formatted(MAX_COUNT, DEFAULT_COUNT);
 
     /** What the command line asks for. */
-    sealed interface Command permits Help, Demo, Bad { }
+    sealed interface Command permits Help, Demo, Forwarding, Bad { }
     /** Print the usage. */
     record Help() implements Command { }
     /** Run the demo with {@code count} pings. */
     record Demo(int count) implements Command { }
     /** A bad command line: {@code message} is one line, for standard error. */
     record Bad(String message) implements Command { }
+    /** Run {@code nettap forward} with the arguments after {@code forward}. */
+    record Forwarding(List<String> args) implements Command { }
 
     /**
      * Reads the command line; never throws and never exits.
@@ -60,6 +67,10 @@ public final class Main {
         switch (cmd) {
             case "--help", "-h", "help" -> {
                 return args.length == 1 ? new Help() : new Bad("nettap " + cmd + ": unexpected argument " + quote(args[1]));
+            }
+            case "forward" -> {
+                if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h"))) return new Help();
+                return new Forwarding(List.of(args).subList(1, args.length));
             }
             case "demo" -> {
                 if (args.length > 1 && (args[1].equals("--help") || args[1].equals("-h"))) return new Help();
@@ -107,6 +118,15 @@ public final class Main {
             case Bad b -> {
                 err.println(b.message());
                 yield 2;
+            }
+            case Forwarding f -> {
+                try {
+                    yield Forward.run(f.args().toArray(String[]::new));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    err.println("nettap forward: interrupted");
+                    yield 1;
+                }
             }
             case Demo d -> {
                 try {
