@@ -132,6 +132,13 @@ public final class OffloadTranslation {
      *   <li>Lengths are added in {@code long}: metadata lengths near {@link Integer#MAX_VALUE}
      *       are refused with {@link FrameException.Reason#LENGTHS_BEYOND_FRAME} or
      *       {@link FrameException.Reason#FIELD_OVERFLOW}, never an arithmetic wrap.</li>
+     *   <li>TCP segmentation of a frame whose payload (after the TCP header its data offset gives)
+     *       fits one segment: the kernel decides whether a frame is GSO by measuring past a
+     *       20-byte TCP header, so with TCP options a payload of up to the options' length less
+     *       than the MSS stays GSO, and the kernel's segmentation then silently drops it
+     *       ({@code tx_dropped}). <em>Repaired:</em> such a frame is sent as a checksum-only frame
+     *       ({@code gso_type} NONE, {@code gso_size} 0, no ECN bit), which is the one segment the
+     *       kernel would have made.</li>
      *   <li>ECN: TCP segmentation sets the header's ECN bit when the metadata asks
      *       ({@link TxMetadata#tcpEcn(boolean)}) or the TCP header carries CWR.</li>
      * </ul>
@@ -280,11 +287,12 @@ public final class OffloadTranslation {
                     csumStart + csumOffset + 2, n);
         }
         long l4Header = l4;
+        int doff = 0;
         boolean cwr = false;
         int storedUdpLen = 0;
         if (tcp) {
             int w = frame.get(BE16, csumStart + 12) & 0xFFFF; // data offset and flags, read once
-            int doff = (w >>> 12) * 4;
+            doff = (w >>> 12) * 4;
             if (doff < 20) {
                 return refuse(md, Reason.BAD_HEADER_FIELD, "TCP data offset is %d words (%d bytes), minimum is 5",
                         doff / 4, doff);
@@ -389,8 +397,16 @@ public final class OffloadTranslation {
                 frame.set(BE16, l2 + 10, (short) ipCsum);
             }
         }
-        GsoType type = !segment ? GsoType.NONE : uso ? GsoType.UDP_L4 : v4 ? GsoType.TCPV4 : GsoType.TCPV6;
-        boolean ecn = tso && (cwr || md.tcpEcn());
+        // A TSO frame whose payload fits one segment goes out as a checksum-only frame: the kernel
+        // measures "bigger than gso_size" past a 20-byte TCP header (TCP options count as payload),
+        // keeps GSO, and its TCP segmentation then drops the frame because the payload after the
+        // real header is not bigger than the MSS (tx_dropped, no error to the writer).
+        boolean oneSegment = tso && writeLength - csumStart - doff <= gsoSize;
+        GsoType type = !segment || oneSegment ? GsoType.NONE : uso ? GsoType.UDP_L4 : v4 ? GsoType.TCPV4 : GsoType.TCPV6;
+        boolean ecn = tso && !oneSegment && (cwr || md.tcpEcn());
+        if (oneSegment) {
+            gsoSize = 0;
+        }
         VirtioNetHdr.set(hdr, true, type, ecn, (int) hdrLen, gsoSize, (int) csumStart, csumOffset);
         md.frameChanged(changed);
         return writeLength;
