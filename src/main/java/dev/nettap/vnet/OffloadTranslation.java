@@ -20,7 +20,7 @@ import java.util.Set;
  * segmentation, UDP segmentation, TCP checksum, UDP checksum, none, sets {@code NEEDS_CSUM},
  * {@code csum_start = l2 + l3}, {@code csum_offset} (16 for TCP, 6 for UDP), {@code hdr_len},
  * {@code gso_size} and {@code gso_type} (from the IP version, with the ECN bit for TCP
- * segmentation of a CWR frame). For every L4 offload it also repairs frames built the NDIS way:
+ * segmentation of a CWR frame; none for TCP segmentation of a payload that fits one segment). For every L4 offload it also repairs frames built the NDIS way:
  * an IPv4 total length or IPv6 payload length that is 0 or inconsistent is rewritten from the
  * frame's length, and the L4 checksum field is seeded with the pseudo-header sum including the
  * full L4 length and the final destination of a source route (IPv4 options and IPv6 extension
