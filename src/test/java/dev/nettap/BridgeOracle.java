@@ -136,8 +136,19 @@ final class BridgeOracle implements AutoCloseable {
                 quietEnd = System.nanoTime() + quiet.toNanos();
             }
         }
-        assertEquals(expected, got.size(), what + ": frames at B");
+        if (got.size() != expected) {
+            assertEquals(expected, got.size(), what + ": frames at B (" + dropped() + ")");
+        }
         return got;
+    }
+
+    /** The kernel's tx_dropped counters of A and B, for a failure message: a drop shows there. */
+    String dropped() {
+        try {
+            return "tx_dropped: A " + a.statistics().kernel().txDropped() + ", B " + b.statistics().kernel().txDropped();
+        } catch (TapException e) {
+            return "tx_dropped unreadable: " + e.getMessage();
+        }
     }
 
     @Override

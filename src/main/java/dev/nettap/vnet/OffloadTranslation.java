@@ -20,7 +20,7 @@ import java.util.Set;
  * segmentation, UDP segmentation, TCP checksum, UDP checksum, none, sets {@code NEEDS_CSUM},
  * {@code csum_start = l2 + l3}, {@code csum_offset} (16 for TCP, 6 for UDP), {@code hdr_len},
  * {@code gso_size} and {@code gso_type} (from the IP version, with the ECN bit for TCP
- * segmentation of a CWR frame). For every L4 offload it also repairs frames built the NDIS way:
+ * segmentation of a CWR frame; none for TCP segmentation of a payload that fits one segment). For every L4 offload it also repairs frames built the NDIS way:
  * an IPv4 total length or IPv6 payload length that is 0 or inconsistent is rewritten from the
  * frame's length, and the L4 checksum field is seeded with the pseudo-header sum including the
  * full L4 length and the final destination of a source route (IPv4 options and IPv6 extension
@@ -163,6 +163,13 @@ public final class OffloadTranslation {
      *   <li>Lengths are added in {@code long}: metadata lengths near {@link Integer#MAX_VALUE}
      *       are refused with {@link FrameException.Reason#LENGTHS_BEYOND_FRAME} or
      *       {@link FrameException.Reason#FIELD_OVERFLOW}, never an arithmetic wrap.</li>
+     *   <li>TCP segmentation of a frame whose payload (after the TCP header its data offset gives)
+     *       fits one segment: the kernel decides whether a frame is GSO by measuring past a
+     *       20-byte TCP header, so with TCP options a payload of up to the options' length less
+     *       than the MSS stays GSO, and the kernel's segmentation then silently drops it
+     *       ({@code tx_dropped}). <em>Repaired:</em> such a frame is sent as a checksum-only frame
+     *       ({@code gso_type} NONE, {@code gso_size} 0, no ECN bit), which is the one segment the
+     *       kernel would have made.</li>
      *   <li>ECN: TCP segmentation sets the header's ECN bit when the metadata asks
      *       ({@link TxMetadata#tcpEcn(boolean)}) or the TCP header carries CWR.</li>
      * </ul>
@@ -311,11 +318,12 @@ public final class OffloadTranslation {
                     csumStart + csumOffset + 2, n);
         }
         long l4Header = l4;
+        int doff = 0;
         boolean cwr = false;
         int storedUdpLen = 0;
         if (tcp) {
             int w = frame.get(BE16, csumStart + 12) & 0xFFFF; // data offset and flags, read once
-            int doff = (w >>> 12) * 4;
+            doff = (w >>> 12) * 4;
             if (doff < 20) {
                 return refuse(md, Reason.BAD_HEADER_FIELD, "TCP data offset is %d words (%d bytes), minimum is 5",
                         doff / 4, doff);
@@ -420,8 +428,16 @@ public final class OffloadTranslation {
                 frame.set(BE16, l2 + 10, (short) ipCsum);
             }
         }
-        GsoType type = !segment ? GsoType.NONE : uso ? GsoType.UDP_L4 : v4 ? GsoType.TCPV4 : GsoType.TCPV6;
-        boolean ecn = tso && (cwr || md.tcpEcn());
+        // A TSO frame whose payload fits one segment goes out as a checksum-only frame: the kernel
+        // measures "bigger than gso_size" past a 20-byte TCP header (TCP options count as payload),
+        // keeps GSO, and its TCP segmentation then drops the frame because the payload after the
+        // real header is not bigger than the MSS (tx_dropped, no error to the writer).
+        boolean oneSegment = tso && writeLength - csumStart - doff <= gsoSize;
+        GsoType type = !segment || oneSegment ? GsoType.NONE : uso ? GsoType.UDP_L4 : v4 ? GsoType.TCPV4 : GsoType.TCPV6;
+        boolean ecn = tso && !oneSegment && (cwr || md.tcpEcn());
+        if (oneSegment) {
+            gsoSize = 0;
+        }
         VirtioNetHdr.set(hdr, true, type, ecn, (int) hdrLen, gsoSize, (int) csumStart, csumOffset);
         md.frameChanged(changed);
         return writeLength;

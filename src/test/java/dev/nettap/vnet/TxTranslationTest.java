@@ -53,6 +53,42 @@ class TxTranslationTest {
         Frames.assertSeedCompletesToValidChecksum(f);
     }
 
+    /**
+     * The kernel measures a TSO frame's payload past 20 bytes of TCP header: with options, a
+     * payload up to the MSS would stay GSO and be dropped by its segmentation. Up to the MSS after
+     * the real header (data offset) the frame goes out checksum-only; one byte more is TSO.
+     */
+    @Test
+    void tsoOfOneSegmentAfterTheTcpOptionsIsSentChecksumOnly() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            int l3 = v4 ? 20 : 40;
+            int start = 14 + l3;
+            for (int mss : new int[] {1000, 999}) {
+                // 1008 bytes after 20 bytes of TCP header: 8 bytes of options (NOPs), 1000 of payload.
+                Frame f = Frames.build(14, v4, TCP, 0, 1008, 0, 12);
+                Frames.put8(f.seg(), start + 12, 0x70);
+                for (int i = 0; i < 8; i++) {
+                    Frames.put8(f.seg(), start + 20 + i, 1);
+                }
+                Frames.put8(f.seg(), start + 13, 0x80 | 0x10);   // CWR + ACK: the ECN bit only with GSO
+                Frames.ndisify(f);
+                MemorySegment h = hdr();
+                TxMetadata md = Frames.tso(f, mss).l4Length(0).tcpEcn(true);
+                Frames.translate(md, f.seg(), h);
+                if (mss == 1000) {
+                    assertHeader(h, true, start, 16, start + 28, GsoType.NONE, 0);
+                } else {
+                    assertEquals(v4 ? GsoType.TCPV4 : GsoType.TCPV6, VirtioNetHdr.gsoType(h), "v4=" + v4);
+                    assertEquals(999, VirtioNetHdr.gsoSize(h));
+                    assertEquals(start + 28, VirtioNetHdr.hdrLen(h));
+                    assertTrue(VirtioNetHdr.gsoEcn(h));
+                }
+                assertEquals(l3 - (v4 ? 0 : 40) + 1028, f.ipLengthField(), "the NDIS length is repaired either way");
+                Frames.assertSeedCompletesToValidChecksum(f);
+            }
+        }
+    }
+
     @Test
     void tso4WithoutIpv4ChecksumRequestStillFixesTheHeaderItChanged() {
         Frame f = Frames.build(14, true, TCP, 0, 3000, 0, 2);
