@@ -50,14 +50,13 @@
  * }
  *
  * <h3>In another network namespace</h3>
- * {@link dev.nettap.TapHandle#createInNamespace(java.nio.file.Path, String, dev.nettap.TapMode,
- * java.nio.file.Path)} (or its overload taking a namespace fd) looks the name up inside that
- * namespace, for a VMM that keeps its guests' networks apart:
+ * {@link dev.nettap.TapHandle#createInNamespace(java.nio.file.Path, String)} (and its overloads
+ * taking a mode, a clone device or a namespace fd) looks the name up inside that namespace, for a
+ * VMM that keeps its guests' networks apart:
  * {@snippet lang=java id=in-namespace :
  *   // By name inside another network namespace: a short-lived thread setns-es, opens and
  *   // attaches; the calling thread never changes namespace, and the fd works from any thread
- *   Tap tap = Tap.open(TapHandle.createInNamespace(Path.of("/run/netns/blue"), "vm0", TapMode.TAP,
- *           TapHandle.DEFAULT_CLONE_DEVICE));
+ *   Tap tap = Tap.open(TapHandle.createInNamespace(Path.of("/run/netns/blue"), "vm0"));
  * }
  *
  * <h3>An inherited file descriptor</h3>
@@ -103,12 +102,51 @@
  *   }
  * }
  *
+ * <h3>A macvtap device</h3>
+ * A macvtap (QEMU's {@code tap,fd=} on {@code /dev/tapN}) has a character device instead of
+ * {@code /dev/net/tun} and no name to attach by; {@link dev.nettap.TapHandle#macvtap(java.nio.file.Path)}
+ * opens the node and {@link dev.nettap.TapHandle#macvtap(String)} (or
+ * {@link dev.nettap.TapHandle#macvtapInNamespace(java.nio.file.Path, String)}) finds it from the
+ * interface name, checking the node's device number against sysfs:
+ * {@snippet lang=java id=macvtap :
+ *   // A macvtap (or ipvtap) device: its character device by path, or by interface name (the
+ *   // device number is read from sysfs inside the device's namespace and the node checked)
+ *   Tap byPath = Tap.open(TapHandle.macvtap(Path.of("/dev/tap42")));
+ *   Tap byName = Tap.open(TapHandle.macvtapInNamespace(Path.of("/run/netns/blue"), "macvtap0"));
+ *   byte[] mac = byName.device().macAddress();   // the guest NIC should use this MAC
+ * }
+ *
+ * <h3>A device prepared for an unprivileged VMM</h3>
+ * As libvirt's unmanaged taps: an administrator makes a persistent device owned by the VMM's user
+ * (or group) with {@link dev.nettap.PersistentTap}, the VMM attaches to it by name without
+ * privileges (through {@code /dev/net/tun}, or another clone device node it may open):
+ * {@snippet lang=java id=prepared :
+ *   // Administrator (CAP_NET_ADMIN): a persistent TAP owned by the VMM's user, already up
+ *   PersistentTap dev = PersistentTap.builder("vm0").owner(vmmUid).multiQueue(true).up(true).create();
+ *
+ *   // The unprivileged VMM: attaches without CAP_NET_ADMIN, changes nothing device-wide that
+ *   // needs privileges, and never deletes the device; closing its queues leaves it as made
+ *   Tap q = Tap.open(TapHandle.create("vm0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
+ *
+ *   // Administrator, once the VM is gone: deletes only what it created
+ *   dev.delete();
+ * }
+ *
  * <h2>Things that belong to the device</h2>
  *
  * The virtio-net header size and the receive offloads ({@link dev.nettap.Tap#setOffloads}) are
  * properties of the device, not of one fd: setting them touches every queue and every process
- * holding that device. {@code O_NONBLOCK}, which {@code Tap.open} sets, belongs to the open file
- * and is shared with whoever sent or passed down the fd.
+ * holding that device. {@link dev.nettap.Tap#device()} gives the {@link dev.nettap.TapDevice} that
+ * holds them for every queue this process has of the device (opening another queue does not reset
+ * the offloads), with the link state, MTU, MAC address, carrier and send buffer.
+ * {@code O_NONBLOCK}, which {@code Tap.open} sets, belongs to the open file and is shared with
+ * whoever sent or passed down the fd.
+ * {@snippet lang=java id=device :
+ *   TapDevice dev = tap.device();          // shared by every queue of the device in this process
+ *   dev.setMtu(9000);                      // link settings need CAP_NET_ADMIN (EPERM names it)
+ *   dev.setUp(true);                       // a created TAP starts down: writes return LINK_DOWN
+ *   tap.setOffloads(EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6));   // for every queue
+ * }
  *
  * <h2>Native access</h2>
  *

@@ -2,9 +2,11 @@ package dev.nettap.examples;
 
 import dev.nettap.FdPassing;
 import dev.nettap.Offload;
+import dev.nettap.PersistentTap;
 import dev.nettap.Tap;
 import dev.nettap.TapException;
 import dev.nettap.TapHandle;
+import dev.nettap.TapDevice;
 import dev.nettap.TapMode;
 import dev.nettap.vnet.IpVersion;
 import dev.nettap.vnet.OffloadTranslation;
@@ -58,8 +60,7 @@ final class Examples {
         // @start region=in-namespace
         // By name inside another network namespace: a short-lived thread setns-es, opens and
         // attaches; the calling thread never changes namespace, and the fd works from any thread
-        Tap tap = Tap.open(TapHandle.createInNamespace(Path.of("/run/netns/blue"), "vm0", TapMode.TAP,
-                TapHandle.DEFAULT_CLONE_DEVICE));
+        Tap tap = Tap.open(TapHandle.createInNamespace(Path.of("/run/netns/blue"), "vm0"));
         // @end
         tap.close();
     }
@@ -104,6 +105,42 @@ final class Examples {
         }
         // @end
         queues.forEach(Tap::close);
+    }
+
+    static void macvtap() throws TapException {
+        // @start region=macvtap
+        // A macvtap (or ipvtap) device: its character device by path, or by interface name (the
+        // device number is read from sysfs inside the device's namespace and the node checked)
+        Tap byPath = Tap.open(TapHandle.macvtap(Path.of("/dev/tap42")));
+        Tap byName = Tap.open(TapHandle.macvtapInNamespace(Path.of("/run/netns/blue"), "macvtap0"));
+        byte[] mac = byName.device().macAddress();   // the guest NIC should use this MAC
+        // @end
+        byPath.close();
+        byName.close();
+    }
+
+    static void prepared(int vmmUid) throws TapException {
+        // @start region=prepared
+        // Administrator (CAP_NET_ADMIN): a persistent TAP owned by the VMM's user, already up
+        PersistentTap dev = PersistentTap.builder("vm0").owner(vmmUid).multiQueue(true).up(true).create();
+
+        // The unprivileged VMM: attaches without CAP_NET_ADMIN, changes nothing device-wide that
+        // needs privileges, and never deletes the device; closing its queues leaves it as made
+        Tap q = Tap.open(TapHandle.create("vm0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
+
+        // Administrator, once the VM is gone: deletes only what it created
+        dev.delete();
+        // @end
+        q.close();
+    }
+
+    static void device(Tap tap) throws TapException {
+        // @start region=device
+        TapDevice dev = tap.device();          // shared by every queue of the device in this process
+        dev.setMtu(9000);                      // link settings need CAP_NET_ADMIN (EPERM names it)
+        dev.setUp(true);                       // a created TAP starts down: writes return LINK_DOWN
+        tap.setOffloads(EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6));   // for every queue
+        // @end
     }
 
     /**

@@ -137,7 +137,8 @@ class ExamplesTest {
         for (String f : List.of("src/main/java/module-info.java", "src/main/java/dev/nettap/vnet/package-info.java")) {
             inDocs.putAll(inlineSnippets(root.resolve(f)));
         }
-        assertEquals(List.of("readme", "by-name", "in-namespace", "inherited", "scm-rights", "multi-queue", "tx", "rx"),
+        assertEquals(List.of("readme", "by-name", "in-namespace", "inherited", "scm-rights", "multi-queue", "macvtap",
+                "prepared", "device", "tx", "rx"),
                 List.copyOf(inDocs.keySet()), "snippets in the javadoc");
         assertEquals(regions.keySet(), inDocs.keySet(), "every region is quoted once, every snippet is a region");
         for (String id : regions.keySet()) {
