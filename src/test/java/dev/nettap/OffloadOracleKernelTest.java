@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.Checksums;
 import dev.nettap.vnet.FrameException;
 import dev.nettap.vnet.IpVersion;
@@ -17,7 +16,6 @@ import dev.nettap.vnet.RxMetadata;
 import dev.nettap.vnet.TxMetadata;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -48,7 +46,7 @@ import org.junit.jupiter.api.Timeout;
 class OffloadOracleKernelTest {
     private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt BE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final Duration DEADLINE = Duration.ofSeconds(5);
+    private static final Duration DEADLINE = BridgeOracle.DEADLINE;
     /** After the expected frames arrived, how long to keep listening for extra ones. */
     private static final Duration QUIET = Duration.ofMillis(300);
 
@@ -62,7 +60,7 @@ class OffloadOracleKernelTest {
     private static final int DPORT = 5_001;
     private static final int TSO_MSS = 1400;
 
-    private ScratchNamespace ns;
+    private BridgeOracle oracle;
     private Tap a;
     private Tap b;
     private Arena arena;
@@ -70,68 +68,28 @@ class OffloadOracleKernelTest {
     private MemorySegment rxHdr;
     private MemorySegment rxBuf;
 
+    /** Two TAPs in a bridge, B with offloads off, br_netfilter off: {@link BridgeOracle}. */
     @BeforeEach
     void bridgeTwoTaps() throws Exception {
-        ns = ScratchNamespace.create("nettap-o");
-        // No IPv6 on any device made from here on: no router/neighbour solicitations or MLD reports.
-        for (String key : List.of("all", "default")) {
-            ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            assertEquals(0, r.exitCode(), r.output());
-        }
-        a = Tap.open(TapHandle.createInNamespace(ns.path(), "ora0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
-        b = Tap.open(TapHandle.createInNamespace(ns.path(), "orb0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
-        // No STP (no BPDUs, ports forward at once) and no multicast snooping (no queries).
-        ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-        for (String port : List.of("ora0", "orb0")) {
-            ns.ip("link", "set", port, "master", "br0");
-            ns.ip("link", "set", port, "up");
-        }
-        ns.ip("link", "set", "br0", "up");
-        awaitForwarding("ora0");
-        awaitForwarding("orb0");
+        oracle = BridgeOracle.create();
+        a = oracle.a;
+        b = oracle.b;
+        rxHdr = oracle.rxHdr;
+        rxBuf = oracle.rxBuf;
         arena = Arena.ofConfined();
         txHdr = arena.allocate(VirtioNetHdr.LAYOUT);
-        rxHdr = arena.allocate(VirtioNetHdr.LAYOUT);
-        rxBuf = arena.allocate(65_536);
-        drain();
     }
 
     @AfterEach
     void tearDown() {
         try {
-            if (a != null) {
-                a.close();
-            }
-            if (b != null) {
-                b.close();
-            }
             if (arena != null) {
                 arena.close();
             }
         } finally {
-            if (ns != null) {
-                ns.close();
+            if (oracle != null) {
+                oracle.close();
             }
-        }
-    }
-
-    private void awaitForwarding(String port) throws IOException, InterruptedException {
-        long end = System.nanoTime() + DEADLINE.toNanos();
-        String out;
-        do {
-            out = ns.ip("-d", "link", "show", "dev", port);
-            if (out.contains("state forwarding")) {
-                return;
-            }
-            Thread.sleep(20);
-        } while (System.nanoTime() < end);
-        fail("bridge port " + port + " did not reach the forwarding state within " + DEADLINE + ": " + out);
-    }
-
-    /** Reads and drops whatever B has queued now. */
-    private void drain() {
-        for (int i = 0; i < 1000 && b.read(rxHdr, rxBuf) != Tap.WOULD_BLOCK; i++) {
-            // drop
         }
     }
 
