@@ -443,6 +443,11 @@ public final class TapSelector implements AutoCloseable {
         }
     }
 
+    /** The epoll fd (tests read its {@code /proc/self/fdinfo} to see what is registered). */
+    int epfd() {
+        return epfd;
+    }
+
     @Override
     public String toString() {
         return ctx + (isOpen() ? "" : ", closed");

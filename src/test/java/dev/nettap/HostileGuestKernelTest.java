@@ -203,7 +203,7 @@ class HostileGuestKernelTest {
     }
 
     private long txDropped() throws TapException {
-        return o.a.statistics().kernel().txDropped() + o.b.statistics().kernel().txDropped();
+        return o.a.statistics().kernel().orElseThrow().txDropped() + o.b.statistics().kernel().orElseThrow().txDropped();
     }
 
     /**
