@@ -461,16 +461,22 @@ class TapSelectorKernelTest {
         MemorySegment h = hdr();
         MemorySegment f = arena.allocate(2048);
         broadcast(f, 1);
-        push(t[0], h, f, fw, 40_000); // warm-up: the JIT compiles the loop
-        long frames0 = fw.aToB().frames();
-        long bytes0 = allocatedBytes(loop);
-        push(t[0], h, f, fw, 20_000);
-        long bytes1 = allocatedBytes(loop);
-        long frames = fw.aToB().frames() - frames0;
-        assertTrue(frames >= 20_000, "frames forwarded: " + frames);
-        long allocated = bytes1 - bytes0;
-        assertTrue(allocated < frames, "the forwarder thread allocated " + allocated + " bytes over " + frames
-                + " frames (" + (double) allocated / frames + " B/frame)");
+        // The JIT needs some 50 000 to 100 000 frames here (more on a loaded machine) before the
+        // interpreter's and C1's allocations are gone: measure windows of 20 000 frames until one
+        // shows the compiled loop's steady state. A loop that allocated anything per frame (a
+        // slice: 40 B, a boxed long: 16 B, a waiter) would show it in every window.
+        StringBuilder seen = new StringBuilder();
+        boolean steady = false;
+        for (int w = 0; w < 25 && !steady; w++) {
+            long frames0 = fw.aToB().frames();
+            long bytes0 = allocatedBytes(loop);
+            push(t[0], h, f, fw, 20_000);
+            long allocated = allocatedBytes(loop) - bytes0;
+            long frames = fw.aToB().frames() - frames0;
+            seen.append(allocated).append(" B/").append(frames).append(" frames; ");
+            steady = allocated < frames; // under one byte per frame: no object per frame
+        }
+        assertTrue(steady, "the forwarder thread never reached 0 B/frame: " + seen);
         assertEquals(0, fw.errors() + fw.malformed());
     }
 
