@@ -484,7 +484,7 @@ class TapSelectorKernelTest {
      * {@code com.sun.management.ThreadMXBean#getThreadAllocatedBytes} of {@code t}, by reflection
      * (module dev.nettap does not read jdk.management; the test JVM resolves it anyway).
      */
-    private static long allocatedBytes(Thread t) throws ReflectiveOperationException {
+    static long allocatedBytes(Thread t) throws ReflectiveOperationException {
         Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
         long n = (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class)
                 .invoke(mx, t.threadId());
