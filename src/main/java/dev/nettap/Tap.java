@@ -46,6 +46,17 @@ import java.util.Set;
  * {@code ReadPendingException}/{@code WritePendingException} below for a second concurrent reader or
  * writer. A kernel condition is never thrown: every errno a TAP read or write can return is a status.
  *
+ * <p><b>Lengths.</b> {@link #write(MemorySegment, MemorySegment, long)} writes the first
+ * {@code length} bytes of a segment (validated: 0 to its size), so a caller that sends part of a
+ * buffer needs no slice. A read that fills every buffer exactly returns {@link #POSSIBLY_TRUNCATED}
+ * from {@link #read(MemorySegment, MemorySegment)}; {@link #readLength(MemorySegment, MemorySegment)}
+ * returns the length in that case too (equal to the buffer's size), for a caller that writes what
+ * it read on by length.
+ *
+ * <p><b>Many queues.</b> {@link TapSelector} waits for the first of several {@code Tap}s to become
+ * readable or writable; a {@code Tap} closed while registered leaves every selector before its fd
+ * closes.
+ *
  * <p><b>Statuses.</b> {@link #describe(long)} names any of them.
  * <table class="striped">
  * <caption>Statuses of frame calls and waits</caption>
@@ -60,7 +71,7 @@ import java.util.Set;
  *     header ({@code EINVAL}; on a read, a frame the header cannot describe, dropped)</td></tr>
  * <tr><td>{@link #DEVICE_GONE}</td><td>-4</td><td>all</td><td>the device was deleted
  *     ({@code EBADFD}; {@code POLLERR}/{@code POLLHUP} on a wait)</td></tr>
- * <tr><td>{@link #CLOSED}</td><td>-5</td><td>waits</td><td>{@link #close()} was called during the wait</td></tr>
+ * <tr><td>{@link #CLOSED}</td><td>-5</td><td>waits, select</td><td>{@link #close()} was called during the wait</td></tr>
  * <tr><td>{@link #POSSIBLY_TRUNCATED}</td><td>-6</td><td>read</td><td>the frame filled every buffer exactly
  *     and may have been cut</td></tr>
  * <tr><td>{@link #INTERRUPTED}</td><td>-7</td><td>waits</td><td>the waiting thread (platform or virtual) was

@@ -37,7 +37,7 @@ class VirtualWaitAllocationKernelTest {
     private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     @Test
-    void thePollerAllocatesNothingPerWake() throws Exception {
+    void theWaitPathAllocatesNothingPerWake() throws Exception {
         try (ScratchNamespace ns = ScratchNamespace.create("nettap-vw"); Arena arena = Arena.ofShared()) {
             for (String key : List.of("all", "default")) {
                 ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
