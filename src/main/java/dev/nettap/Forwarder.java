@@ -14,9 +14,10 @@ import java.util.Objects;
  * a device queue; a multi-queue pair of devices gets one {@code Forwarder} (and one thread) per
  * queue pair.
  *
- * <p><b>The loop.</b> A {@link TapSelector} waits for either {@code Tap} to become readable; each
- * readable one is served up to {@value #BATCH} frames (then the other gets its turn, and readiness
- * is level-triggered, so nothing is lost), each frame read with {@link Tap#readLength} into this
+ * <p><b>The loop.</b> A {@link TapSelector} waits for either {@code Tap} to become readable; then
+ * both directions are served in turns of {@value #TURN} frames until both are drained (a write one
+ * way usually makes the other side answer at once, e.g. TCP's ACKs, and short turns let them
+ * through promptly; readiness is level-triggered, so a turn limit loses nothing), each frame read with {@link Tap#readLength} into this
  * forwarder's own native buffers ({@value #BUFFER_SIZE} bytes, enough for any super-frame the
  * kernel hands over with receive offloads on) and written on with
  * {@link Tap#write(MemorySegment, MemorySegment, long)}: no copy, no slice, nothing allocated per
@@ -50,6 +51,8 @@ public final class Forwarder implements Runnable {
     /** Size of each frame buffer: 64 KiB for the largest super-frame, plus room for its headers. */
     public static final int BUFFER_SIZE = 65536 + 4096;
     /** The most frames forwarded from one {@code Tap} before the other direction gets a turn. */
+    public static final int TURN = 8;
+    /** The most turns per wake-up before the loop checks {@link #stop()} and selects again. */
     public static final int BATCH = 64;
 
     private static final Duration FOREVER = ChronoUnit.FOREVER.getDuration();
@@ -211,35 +214,65 @@ public final class Forwarder implements Runnable {
             }
             for (int i = 0; i < n; i++) {
                 int ops = sel.readyOps(i);
-                Direction d = sel.readyKey(i) == ka ? ab : ba;
                 if ((ops & TapSelector.CLOSED) != 0) {
                     return Outcome.CLOSED;
                 }
-                if ((ops & TapSelector.READABLE) != 0 && !pump(d, hdr, buf)) {
-                    return Outcome.DEVICE_GONE;
-                }
                 if ((ops & TapSelector.GONE) != 0) {
-                    gone = d.from;
+                    gone = sel.readyKey(i) == ka ? a : b;
                     return Outcome.DEVICE_GONE;
                 }
             }
-            // n == WAIT_FAILED: nothing was waited for; the next select tries again
+            if (n > 0 && !serve(hdr, buf)) {
+                return Outcome.DEVICE_GONE;
+            }
+            // n == 0 (a wakeup) or WAIT_FAILED (nothing was waited for): check stop, select again
         }
         return Outcome.STOPPED;
     }
 
-    /** Forwards up to BATCH frames of {@code d}; false when a device is gone ({@link #gone} set). */
-    private boolean pump(Direction d, MemorySegment hdr, MemorySegment buf) {
+    /**
+     * Serves both directions in turns of {@value #TURN} frames until both are drained (or
+     * {@value #BATCH} turns passed, so a stop is seen). Both are tried whatever woke the loop:
+     * frames written one way make the other side answer at once (TCP's ACKs), and short turns let
+     * those answers through without waiting for a whole batch. False when a device is gone.
+     */
+    private boolean serve(MemorySegment hdr, MemorySegment buf) {
+        boolean moreAb = true;
+        boolean moreBa = true;
+        for (int turn = 0; turn < BATCH && (moreAb || moreBa); turn++) {
+            if (moreAb) {
+                int r = pump(ab, hdr, buf);
+                if (r < 0) {
+                    return false;
+                }
+                moreAb = r > 0;
+            }
+            if (moreBa) {
+                int r = pump(ba, hdr, buf);
+                if (r < 0) {
+                    return false;
+                }
+                moreBa = r > 0;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Forwards up to {@value #TURN} frames of {@code d}: 0 when it found the source drained, 1 when
+     * the turn was used up, -1 when a device is gone ({@link #gone} set).
+     */
+    private int pump(Direction d, MemorySegment hdr, MemorySegment buf) {
         Counters c = d.c;
-        for (int i = 0; i < BATCH; i++) {
+        for (int i = 0; i < TURN; i++) {
             long n = d.from.readLength(hdr, buf);
             if (n < 0) {
                 if (n == Tap.WOULD_BLOCK) {
-                    return true;
+                    return 0;
                 }
                 if (n == Tap.DEVICE_GONE) {
                     gone = d.from;
-                    return false;
+                    return -1;
                 }
                 c.error(n); // MALFORMED (a frame the header cannot describe), NO_BUFFER_SPACE, ...
                 continue;
@@ -258,12 +291,12 @@ public final class Forwarder implements Runnable {
                 c.add(Counters.MALFORMED, 1);
             } else if (w == Tap.DEVICE_GONE) {
                 gone = d.to;
-                return false;
+                return -1;
             } else {
                 c.error(w);
             }
         }
-        return true;
+        return 1;
     }
 
     /** Asks {@link #forward()} to return, and wakes it: it returns promptly. Any thread, any time. */
