@@ -1,107 +1,157 @@
 package dev.nettap;
 
-import dev.nettap.vnet.VirtioNetHdr;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
+import java.time.temporal.ChronoUnit;
 import java.util.Objects;
 
 /**
- * One direction of a forwarder: moves every frame read from one {@link Tap} to another, with its
- * virtio-net header passed through unchanged, until told to stop or a device disappears. This is
- * the loop a VMM's network backend runs between a guest queue and a device queue; a bidirectional
- * forwarder is two of them, one per direction (and one pair per queue of a multi-queue device).
+ * Forwards every frame between two {@link Tap}s, both directions, on the one thread that calls
+ * {@link #run()}, with each frame's virtio-net header passed through unchanged, until told to stop
+ * or a device disappears. This is the loop a VMM's network backend runs between a guest queue and
+ * a device queue; a multi-queue pair of devices gets one {@code Forwarder} (and one thread) per
+ * queue pair.
  *
- * <p><b>What it does with each frame.</b> It reads the header and the frame into its own native
- * buffers ({@value #BUFFER_SIZE} bytes, enough for any super-frame the kernel hands over with
- * receive offloads on) and writes both to the other {@code Tap} as they are. Because the header
- * goes through unchanged, the source's receive offloads decide what crosses: with {@link Offload#CSUM}
- * and the TSO offloads on, whole GSO super-frames with partial checksums pass through and the
- * destination's kernel finishes them; with none on, the kernel hands over complete frames only.
- * Nothing is copied between the read and the write.
+ * <p><b>The loop.</b> A {@link TapSelector} waits for either {@code Tap} to become readable; then
+ * both directions are served in turns of {@value #TURN} frames until both are drained (a write one
+ * way usually makes the other side answer at once, e.g. TCP's ACKs, and short turns let them
+ * through promptly; readiness is level-triggered, so a turn limit loses nothing), each frame read with {@link Tap#readLength} into this
+ * forwarder's own native buffers ({@value #BUFFER_SIZE} bytes, enough for any super-frame the
+ * kernel hands over with receive offloads on) and written on with
+ * {@link Tap#write(MemorySegment, MemorySegment, long)}: no copy, no slice, nothing allocated per
+ * frame or per wake-up. Because the header goes through unchanged, the receive offloads decide
+ * what crosses: with {@link Offload#CSUM} and the TSO offloads on, whole GSO super-frames with
+ * partial checksums pass and the other kernel finishes them; with none on, complete frames only.
  *
- * <p><b>Frames it cannot deliver</b> are counted, never retried and never fatal: a write the
- * destination refuses because its link is down or its queue is full ({@link #dropped()}), a frame
- * the destination's kernel refuses as malformed or one that did not fit the buffer
- * ({@link #malformed()}). So the loop survives its peer's link going down and up.
+ * <p><b>Frames it cannot deliver</b> are counted per direction ({@link Direction}), never retried
+ * and never fatal: a write the destination cannot take because its link is down, its queue is full
+ * or it has no memory ({@link Tap#LINK_DOWN}, {@link Tap#WOULD_BLOCK}, {@link Tap#NO_BUFFER_SPACE}:
+ * dropped), a frame the destination's kernel refuses ({@link Tap#MALFORMED}) or one that filled the
+ * whole buffer and so may have been cut (malformed), any other status (errors, the last one kept
+ * for {@link Tap#describe(long)}). So the loop survives its peer's link going down and up.
  *
- * <p><b>Stopping.</b> {@link #run()} returns an {@link Outcome}: {@link Outcome#STOPPED} after
- * {@link #stop()} (noticed within {@link #POLL_INTERVAL}), {@link Outcome#CLOSED} when either
- * {@code Tap} was closed under it, {@link Outcome#SOURCE_GONE} / {@link Outcome#DESTINATION_GONE}
- * when a device was deleted.
+ * <p><b>Stopping.</b> {@link #forward()} returns an {@link Outcome}: {@link Outcome#STOPPED} after
+ * {@link #stop()} (which wakes the selector: prompt, no polling interval) or an interrupt of the
+ * forwarding thread (its interrupt flag stays set); {@link Outcome#CLOSED} when either {@code Tap}
+ * was closed under it; {@link Outcome#DEVICE_GONE} when a device was deleted ({@link #gone()}
+ * names which).
  *
- * <p><b>Threads and ownership.</b> {@link #run()} is called by one thread, once; it is the only
- * reader of the source and the only writer of the destination while it runs (the reverse direction
- * may run on another thread over the same two {@code Tap}s). {@link #stop()} and the counters may
- * be used from any thread at any time. The {@code Tap}s stay the caller's: this class never closes
- * them. Its buffers live in an arena it owns, freed when {@link #run()} returns.
- *
- * <p><b>Allocation.</b> The loop preallocates everything except one thing: today's
- * {@link Tap#write(MemorySegment, MemorySegment)} takes the frame's length from the segment, so
- * each frame is written through a slice of the buffer ({@code asSlice}), which the JIT removes only
- * when it inlines the call. A length-taking write removes it.
+ * <p><b>Threads and ownership.</b> {@link #run()} is called by one thread, once; a platform thread
+ * is the right one (it blocks in {@code epoll_wait}; a virtual thread works too, through nettap's
+ * poller, at the cost of a poller round trip per wake-up). While it runs it is the only reader and
+ * the only writer of both {@code Tap}s (another thread reading or writing one of them gets the
+ * {@code Tap}'s {@code ReadPendingException}/{@code WritePendingException}, here or there).
+ * {@link #stop()} and the counters may be used from any thread at any time. The {@code Tap}s stay
+ * the caller's: this class never closes them. Its buffers and selector are its own, freed when
+ * {@code run()} returns.
  */
 public final class Forwarder implements Runnable {
-    /** Size of the frame buffer: 64 KiB for the largest super-frame, plus room for its headers. */
+    /** Size of each frame buffer: 64 KiB for the largest super-frame, plus room for its headers. */
     public static final int BUFFER_SIZE = 65536 + 4096;
-    /** How long one wait for a readable source lasts before {@link #stop()} is checked again. */
-    public static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+    /** The most frames forwarded from one {@code Tap} before the other direction gets a turn. */
+    public static final int TURN = 8;
+    /** The most turns per wake-up before the loop checks {@link #stop()} and selects again. */
+    public static final int BATCH = 64;
 
-    /** Why {@link #run()} returned. */
+    private static final Duration FOREVER = ChronoUnit.FOREVER.getDuration();
+
+    /** Why {@link #forward()} returned. */
     public enum Outcome {
-        /** {@link #stop()} was called. */
+        /** {@link #stop()} was called, or the forwarding thread was interrupted. */
         STOPPED,
-        /** The source or the destination {@code Tap} was closed. */
+        /** One of the two {@code Tap}s was closed. */
         CLOSED,
-        /** The source's device disappeared (deleted, or its namespace removed). */
-        SOURCE_GONE,
-        /** The destination's device disappeared. */
-        DESTINATION_GONE
+        /** A device disappeared (deleted, or its namespace removed): {@link #gone()} names it. */
+        DEVICE_GONE
     }
-
-    private static final VarHandle FRAMES;
-    private static final VarHandle BYTES;
-    private static final VarHandle DROPPED;
-    private static final VarHandle MALFORMED;
-
-    static {
-        MethodHandles.Lookup l = MethodHandles.lookup();
-        try {
-            FRAMES = l.findVarHandle(Forwarder.class, "frames", long.class);
-            BYTES = l.findVarHandle(Forwarder.class, "bytes", long.class);
-            DROPPED = l.findVarHandle(Forwarder.class, "dropped", long.class);
-            MALFORMED = l.findVarHandle(Forwarder.class, "malformed", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private final Tap source;
-    private final Tap destination;
-    private volatile boolean stop;
-    private volatile boolean started;
-    // Written only by the thread in run() (opaque stores: no tearing, no fence); read by anyone.
-    @SuppressWarnings("unused") private long frames;
-    @SuppressWarnings("unused") private long bytes;
-    @SuppressWarnings("unused") private long dropped;
-    @SuppressWarnings("unused") private long malformed;
-    private volatile Outcome outcome;
 
     /**
-     * A forwarder from {@code source} to {@code destination}; nothing runs until {@link #run()}.
+     * The counters of one direction, written only by the forwarding thread and readable from any
+     * thread at any time (each value is one the loop wrote; no tearing).
+     */
+    public static final class Direction {
+        private final Tap from;
+        private final Tap to;
+        private final Counters c = new Counters();
+
+        private Direction(Tap from, Tap to) {
+            this.from = from;
+            this.to = to;
+        }
+
+        /** {@return the {@code Tap} this direction reads} */
+        public Tap from() {
+            return from;
+        }
+
+        /** {@return the {@code Tap} this direction writes} */
+        public Tap to() {
+            return to;
+        }
+
+        /** {@return frames forwarded so far} */
+        public long frames() {
+            return c.get(Counters.FRAMES);
+        }
+
+        /** {@return bytes forwarded so far (frames without their virtio-net header)} */
+        public long bytes() {
+            return c.get(Counters.BYTES);
+        }
+
+        /** {@return frames the destination could not take (link down, queue full, no memory), so far} */
+        public long dropped() {
+            return c.get(Counters.DROPPED);
+        }
+
+        /** {@return frames the destination's kernel refused, or that filled the buffer and may be cut, so far} */
+        public long malformed() {
+            return c.get(Counters.MALFORMED);
+        }
+
+        /** {@return frames lost to any other status of a read or write, so far} */
+        public long errors() {
+            return c.get(Counters.ERRORS);
+        }
+
+        /** {@return the last status counted in {@link #errors()} (0 if none); name it with {@link Tap#describe(long)}} */
+        public long lastError() {
+            return c.get(Counters.LAST_ERROR);
+        }
+
+        @Override
+        public String toString() {
+            return from.name() + " -> " + to.name();
+        }
+    }
+
+    private final Tap a;
+    private final Tap b;
+    private final Direction ab;
+    private final Direction ba;
+    private volatile boolean stop;
+    private volatile boolean started;
+    private volatile TapSelector selector; // set while run() runs, for stop()'s wake-up
+    private volatile Outcome outcome;
+    private volatile Tap gone;
+
+    /**
+     * A forwarder between {@code a} and {@code b}, both ways; nothing runs until {@link #run()}.
      *
-     * @param source      the {@code Tap} frames are read from
-     * @param destination the {@code Tap} they are written to
+     * @param a one {@code Tap}
+     * @param b the other
      * @throws IllegalArgumentException if both are the same {@code Tap}
      */
-    public Forwarder(Tap source, Tap destination) {
-        this.source = Objects.requireNonNull(source, "source");
-        this.destination = Objects.requireNonNull(destination, "destination");
-        if (source == destination) {
-            throw new IllegalArgumentException("a forwarder needs two different Taps, got " + source + " twice");
+    public Forwarder(Tap a, Tap b) {
+        this.a = Objects.requireNonNull(a, "a");
+        this.b = Objects.requireNonNull(b, "b");
+        if (a == b) {
+            throw new IllegalArgumentException("a forwarder needs two different Taps, got " + a + " twice");
         }
+        this.ab = new Direction(a, b);
+        this.ba = new Direction(b, a);
     }
 
     /**
@@ -109,6 +159,7 @@ public final class Forwarder implements Runnable {
      * ({@link #outcome()}). Use {@link #forward()} to get the outcome as the result.
      *
      * @throws IllegalStateException if this forwarder already ran or is running
+     * @throws UncheckedIOException  if the selector cannot be made (e.g. out of fds)
      */
     @Override
     public void run() {
@@ -116,10 +167,11 @@ public final class Forwarder implements Runnable {
     }
 
     /**
-     * Forwards until {@link #stop()}, a close or a device's disappearance.
+     * Forwards until {@link #stop()}, an interrupt, a close or a device's disappearance.
      *
      * @return why it returned (also kept in {@link #outcome()})
      * @throws IllegalStateException if this forwarder already ran or is running
+     * @throws UncheckedIOException  if the selector cannot be made (e.g. out of fds)
      */
     public Outcome forward() {
         synchronized (this) {
@@ -129,95 +181,190 @@ public final class Forwarder implements Runnable {
             started = true;
         }
         Outcome o;
-        try (Arena arena = Arena.ofConfined()) {
-            o = loop(arena.allocate(VirtioNetHdr.SIZE, 8), arena.allocate(BUFFER_SIZE, 64));
+        try (Arena arena = Arena.ofConfined(); TapSelector sel = TapSelector.open()) {
+            selector = sel;
+            MemorySegment hdr = arena.allocate(dev.nettap.vnet.VirtioNetHdr.SIZE, 8);
+            MemorySegment buf = arena.allocate(BUFFER_SIZE, 64);
+            int ka = sel.register(a, TapSelector.READABLE);
+            sel.register(b, TapSelector.READABLE);
+            o = loop(sel, ka, hdr, buf);
+        } catch (TapException e) {
+            throw new UncheckedIOException("forwarder " + this + ": " + e.getMessage(), e);
         } catch (IllegalStateException e) {
-            // A Tap was closed between our check and a read or write (its only way to say so).
-            if (!source.isClosed() && !destination.isClosed()) {
+            // A Tap was closed between the selector's report and a read or write (its only way to say so).
+            if (!a.isClosed() && !b.isClosed()) {
                 throw e;
             }
             o = Outcome.CLOSED;
+        } finally {
+            selector = null;
         }
         outcome = o;
         return o;
     }
 
-    private Outcome loop(MemorySegment hdr, MemorySegment buf) {
+    private Outcome loop(TapSelector sel, int ka, MemorySegment hdr, MemorySegment buf) {
         while (!stop) {
-            long n = source.read(hdr, buf);
-            if (n >= 0) {
-                // TODO(length-based write): write n bytes of buf without a slice.
-                long w = destination.write(hdr, buf.asSlice(0, n));
-                if (w >= 0) {
-                    FRAMES.setOpaque(this, (long) FRAMES.getOpaque(this) + 1);
-                    BYTES.setOpaque(this, (long) BYTES.getOpaque(this) + n);
-                } else if (w == Tap.MALFORMED) {
-                    MALFORMED.setOpaque(this, (long) MALFORMED.getOpaque(this) + 1);
-                } else if (w == Tap.DEVICE_GONE) {
-                    return Outcome.DESTINATION_GONE;
-                } else { // LINK_DOWN or WOULD_BLOCK: the destination cannot take it now
-                    DROPPED.setOpaque(this, (long) DROPPED.getOpaque(this) + 1);
-                }
-            } else if (n == Tap.WOULD_BLOCK) {
-                long r = source.awaitReadable(POLL_INTERVAL);
-                if (r == Tap.CLOSED) {
-                    return Outcome.CLOSED;
-                } else if (r == Tap.DEVICE_GONE) {
-                    return Outcome.SOURCE_GONE;
-                }
-            } else if (n == Tap.POSSIBLY_TRUNCATED) { // cannot happen with BUFFER_SIZE; never forward a cut frame
-                MALFORMED.setOpaque(this, (long) MALFORMED.getOpaque(this) + 1);
-            } else if (n == Tap.DEVICE_GONE) {
-                return Outcome.SOURCE_GONE;
-            } else {
-                throw new IllegalStateException("unexpected read status " + n + " from " + source);
+            int n = sel.select(FOREVER);
+            if (n == Tap.INTERRUPTED) {
+                return Outcome.STOPPED;
             }
+            if (n == Tap.CLOSED) { // only our own close, which comes after the loop: cannot happen
+                return Outcome.STOPPED;
+            }
+            for (int i = 0; i < n; i++) {
+                int ops = sel.readyOps(i);
+                if ((ops & TapSelector.CLOSED) != 0) {
+                    return Outcome.CLOSED;
+                }
+                if ((ops & TapSelector.GONE) != 0) {
+                    gone = sel.readyKey(i) == ka ? a : b;
+                    return Outcome.DEVICE_GONE;
+                }
+            }
+            if (n > 0 && !serve(hdr, buf)) {
+                return Outcome.DEVICE_GONE;
+            }
+            // n == 0 (a wakeup) or WAIT_FAILED (nothing was waited for): check stop, select again
         }
         return Outcome.STOPPED;
     }
 
-    /** Asks {@link #run()} to return; it does within {@link #POLL_INTERVAL}. Any thread, any time. */
+    /**
+     * Serves both directions in turns of {@value #TURN} frames until both are drained (or
+     * {@value #BATCH} turns passed, so a stop is seen). Both are tried whatever woke the loop:
+     * frames written one way make the other side answer at once (TCP's ACKs), and short turns let
+     * those answers through without waiting for a whole batch. False when a device is gone.
+     */
+    private boolean serve(MemorySegment hdr, MemorySegment buf) {
+        boolean moreAb = true;
+        boolean moreBa = true;
+        for (int turn = 0; turn < BATCH && (moreAb || moreBa); turn++) {
+            if (moreAb) {
+                int r = pump(ab, hdr, buf);
+                if (r < 0) {
+                    return false;
+                }
+                moreAb = r > 0;
+            }
+            if (moreBa) {
+                int r = pump(ba, hdr, buf);
+                if (r < 0) {
+                    return false;
+                }
+                moreBa = r > 0;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Forwards up to {@value #TURN} frames of {@code d}: 0 when it found the source drained, 1 when
+     * the turn was used up, -1 when a device is gone ({@link #gone} set).
+     */
+    private int pump(Direction d, MemorySegment hdr, MemorySegment buf) {
+        Counters c = d.c;
+        for (int i = 0; i < TURN; i++) {
+            long n = d.from.readLength(hdr, buf);
+            if (n < 0) {
+                if (n == Tap.WOULD_BLOCK) {
+                    return 0;
+                }
+                if (n == Tap.DEVICE_GONE) {
+                    gone = d.from;
+                    return -1;
+                }
+                c.error(n); // MALFORMED (a frame the header cannot describe), NO_BUFFER_SPACE, ...
+                continue;
+            }
+            if (n == BUFFER_SIZE) { // filled the buffer: may be cut; never forward a cut frame
+                c.add(Counters.MALFORMED, 1);
+                continue;
+            }
+            long w = d.to.write(hdr, buf, n);
+            if (w >= 0) {
+                c.add(Counters.FRAMES, 1);
+                c.add(Counters.BYTES, n);
+            } else if (w == Tap.LINK_DOWN || w == Tap.WOULD_BLOCK || w == Tap.NO_BUFFER_SPACE) {
+                c.add(Counters.DROPPED, 1);
+            } else if (w == Tap.MALFORMED) {
+                c.add(Counters.MALFORMED, 1);
+            } else if (w == Tap.DEVICE_GONE) {
+                gone = d.to;
+                return -1;
+            } else {
+                c.error(w);
+            }
+        }
+        return 1;
+    }
+
+    /** Asks {@link #forward()} to return, and wakes it: it returns promptly. Any thread, any time. */
     public void stop() {
         stop = true;
+        TapSelector s = selector;
+        if (s != null) {
+            s.wakeup(); // a no-op once the selector is closed
+        }
     }
 
-    /** {@return frames forwarded so far} */
+    /** {@return the direction from the first {@code Tap} to the second} */
+    public Direction aToB() {
+        return ab;
+    }
+
+    /** {@return the direction from the second {@code Tap} to the first} */
+    public Direction bToA() {
+        return ba;
+    }
+
+    /** {@return frames forwarded so far, both directions} */
     public long frames() {
-        return (long) FRAMES.getOpaque(this);
+        return ab.frames() + ba.frames();
     }
 
-    /** {@return bytes forwarded so far (frames without their virtio-net header)} */
+    /** {@return bytes forwarded so far, both directions (frames without their virtio-net header)} */
     public long bytes() {
-        return (long) BYTES.getOpaque(this);
+        return ab.bytes() + ba.bytes();
     }
 
-    /** {@return frames the destination could not take (link down, queue full), so far} */
+    /** {@return frames dropped so far, both directions (see {@link Direction#dropped()})} */
     public long dropped() {
-        return (long) DROPPED.getOpaque(this);
+        return ab.dropped() + ba.dropped();
     }
 
-    /** {@return frames the destination's kernel refused as malformed, or too large to read whole, so far} */
+    /** {@return frames refused as malformed or possibly cut so far, both directions} */
     public long malformed() {
-        return (long) MALFORMED.getOpaque(this);
+        return ab.malformed() + ba.malformed();
     }
 
-    /** {@return why {@link #run()} returned, or {@code null} while it has not} */
+    /** {@return frames lost to other statuses so far, both directions} */
+    public long errors() {
+        return ab.errors() + ba.errors();
+    }
+
+    /** {@return why {@link #forward()} returned, or {@code null} while it has not} */
     public Outcome outcome() {
         return outcome;
     }
 
-    /** {@return the source {@code Tap}} */
-    public Tap source() {
-        return source;
+    /** {@return the {@code Tap} whose device disappeared, if {@link #outcome()} is {@link Outcome#DEVICE_GONE}; else {@code null}} */
+    public Tap gone() {
+        return gone;
     }
 
-    /** {@return the destination {@code Tap}} */
-    public Tap destination() {
-        return destination;
+    /** {@return the first {@code Tap}} */
+    public Tap a() {
+        return a;
+    }
+
+    /** {@return the second {@code Tap}} */
+    public Tap b() {
+        return b;
     }
 
     @Override
     public String toString() {
-        return "Forwarder[" + source.name() + " -> " + destination.name() + "]";
+        return "Forwarder[" + a.name() + " <-> " + b.name() + "]";
     }
 }

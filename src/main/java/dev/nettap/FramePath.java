@@ -66,9 +66,18 @@ final class FramePath {
 
     /** One header and {@code length} bytes of {@code frame}; both checked by the caller. */
     long transfer(MemorySegment hdr, MemorySegment frame, long length) {
+        return transfer(hdr, frame, length, false);
+    }
+
+    /**
+     * As {@link #transfer(MemorySegment, MemorySegment, long)}; with {@code lengthWhenFull} a read
+     * that fills the buffer returns its length rather than {@link Status#POSSIBLY_TRUNCATED} (still
+     * counted as possibly truncated).
+     */
+    long transfer(MemorySegment hdr, MemorySegment frame, long length, boolean lengthWhenFull) {
         gate.enterRole(role);
         try {
-            return transferHeld(hdr, frame, length);
+            return transferHeld(hdr, frame, length, lengthWhenFull);
         } finally {
             gate.exitRole(role);
         }
@@ -84,7 +93,7 @@ final class FramePath {
         gate.enterRole(role);
         try {
             for (int i = 0; i < max; i++) {
-                long r = transferHeld(hdrs[i], frames[i], frames[i].byteSize());
+                long r = transferHeld(hdrs[i], frames[i], frames[i].byteSize(), false);
                 if (r == Status.WOULD_BLOCK) {
                     return i;
                 }
@@ -103,7 +112,7 @@ final class FramePath {
         }
     }
 
-    private long transferHeld(MemorySegment hdr, MemorySegment frame, long length) {
+    private long transferHeld(MemorySegment hdr, MemorySegment frame, long length, boolean lengthWhenFull) {
         putIov(0, hdr, HDR);
         putIov(1, frame, length);
         // One scope is enough when both come from the same arena (the common case).
@@ -115,7 +124,7 @@ final class FramePath {
         } catch (IllegalStateException e) { // a segment's arena closed after the caller's check
             throw Segments.closedDuringCall(e);
         }
-        return result(n, length);
+        return result(n, length, lengthWhenFull);
     }
 
     /** One header and the first {@code count} segments of {@code bufs} (whose sizes sum to {@code capacity}). */
@@ -148,7 +157,7 @@ final class FramePath {
                     k[i] = MemorySegment.NULL; // hold no caller memory between calls
                 }
             }
-            return result(n, capacity);
+            return result(n, capacity, false);
         } finally {
             gate.exitRole(role);
         }
@@ -164,14 +173,16 @@ final class FramePath {
         iov.set(ValueLayout.JAVA_LONG, at + IOV_LEN, length);
     }
 
-    private long result(long n, long capacity) {
+    private long result(long n, long capacity, boolean lengthWhenFull) {
         if (n >= 0) {
             long len = Math.max(0, n - HDR);
             frames++;
             bytes += len;
             if (reads && len == capacity) {
                 truncated++;
-                return Status.POSSIBLY_TRUNCATED;
+                if (!lengthWhenFull) {
+                    return Status.POSSIBLY_TRUNCATED;
+                }
             }
             return len;
         }

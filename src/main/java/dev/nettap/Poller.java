@@ -9,7 +9,7 @@ import dev.nettap.internal.sys.FileCalls;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -43,7 +43,14 @@ final class Poller {
     private static final AtomicLong IDS = new AtomicLong();
 
     private final int epfd;
-    private final ConcurrentHashMap<Long, Target> targets = new ConcurrentHashMap<>();
+    /**
+     * The targets by key, sorted (keys only grow, so a new one goes last): copied on every
+     * register and deregister, read without a lock by the poller thread, which so finds a target
+     * with a binary search over a {@code long[]} and never boxes a key (no allocation per event).
+     */
+    private record Table(long[] ids, Target[] targets) {}
+
+    private volatile Table table = new Table(new long[0], new Target[0]); // replaced under this
     private volatile boolean dead;
 
     private Poller(int epfd) {
@@ -80,12 +87,12 @@ final class Poller {
 
     /** Adds {@code fd}, disarmed (one-shot with no events: even an error reports once only). */
     void register(int fd, long id, Target target, String ctx) throws TapException {
-        targets.put(id, target);
+        put(id, target);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = event(a, linux_h.EPOLLONESHOT(), id);
             MemorySegment err = Sys.errnoSlot();
             if (dead || PollCalls.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0) {
-                targets.remove(id);
+                remove(id);
                 throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", dead ? linux_h.EBADF() : Sys.errno(err), ctx,
                         dead ? "the poller failed meanwhile" : null);
             }
@@ -100,12 +107,57 @@ final class Poller {
 
     /** Removes {@code fd} before it is closed. */
     void deregister(int fd, long id) {
-        targets.remove(id);
+        remove(id);
         if (!dead) { // a dead poller's epfd may be closed, and its number reused
             try (Arena a = Arena.ofConfined()) {
                 PollCalls.epollCtl(Sys.errnoSlot(), epfd, linux_h.EPOLL_CTL_DEL(), fd, event(a, 0, id));
             }
         }
+    }
+
+    private synchronized void put(long id, Target target) {
+        Table t = table;
+        int i = Arrays.binarySearch(t.ids(), id);
+        if (i >= 0) {
+            Target[] ts = t.targets().clone();
+            ts[i] = target;
+            table = new Table(t.ids(), ts);
+            return;
+        }
+        int at = -i - 1;
+        int n = t.ids().length;
+        long[] ids = new long[n + 1];
+        Target[] ts = new Target[n + 1];
+        System.arraycopy(t.ids(), 0, ids, 0, at);
+        System.arraycopy(t.targets(), 0, ts, 0, at);
+        ids[at] = id;
+        ts[at] = target;
+        System.arraycopy(t.ids(), at, ids, at + 1, n - at);
+        System.arraycopy(t.targets(), at, ts, at + 1, n - at);
+        table = new Table(ids, ts);
+    }
+
+    private synchronized void remove(long id) {
+        Table t = table;
+        int i = Arrays.binarySearch(t.ids(), id);
+        if (i < 0) {
+            return;
+        }
+        int n = t.ids().length;
+        long[] ids = new long[n - 1];
+        Target[] ts = new Target[n - 1];
+        System.arraycopy(t.ids(), 0, ids, 0, i);
+        System.arraycopy(t.targets(), 0, ts, 0, i);
+        System.arraycopy(t.ids(), i + 1, ids, i, n - i - 1);
+        System.arraycopy(t.targets(), i + 1, ts, i, n - i - 1);
+        table = new Table(ids, ts);
+    }
+
+    /** The target of {@code id}, or null; lock-free and allocation-free (the poller thread's lookup). */
+    private Target find(long id) {
+        Table t = table;
+        int i = Arrays.binarySearch(t.ids(), id);
+        return i >= 0 ? t.targets()[i] : null;
     }
 
     /** A packed {@code struct epoll_event} with {@code events} and the 64-bit key. */
@@ -139,7 +191,7 @@ final class Poller {
                     long base = i * stride;
                     int ev = events.get(ValueLayout.JAVA_INT_UNALIGNED, base + epoll_event.events$offset());
                     long id = events.get(ValueLayout.JAVA_LONG_UNALIGNED, base + epoll_event.data$offset());
-                    Target t = targets.get(id);
+                    Target t = find(id);
                     if (t != null) {
                         deliver(t, ev);
                     }
@@ -171,14 +223,18 @@ final class Poller {
         System.getLogger("dev.nettap").log(System.Logger.Level.WARNING,
                 "nettap poller failed (" + (failure != null ? failure.toString() : "epoll_wait: " + Errno.name(errno))
                         + "); waiters get WAIT_FAILED and the next wait starts a new poller");
-        for (Target t : targets.values()) {
+        Table last;
+        synchronized (this) {
+            last = table;
+            table = new Table(new long[0], new Target[0]);
+        }
+        for (Target t : last.targets()) {
             try {
                 t.pollerFailed();
             } catch (Throwable ignored) {
                 // go on: every other target must still be told
             }
         }
-        targets.clear();
         if (errno != linux_h.EBADF()) {
             FileCalls.close(Sys.errnoSlot(), epfd);
         }

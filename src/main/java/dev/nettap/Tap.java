@@ -46,6 +46,17 @@ import java.util.Set;
  * {@code ReadPendingException}/{@code WritePendingException} below for a second concurrent reader or
  * writer. A kernel condition is never thrown: every errno a TAP read or write can return is a status.
  *
+ * <p><b>Lengths.</b> {@link #write(MemorySegment, MemorySegment, long)} writes the first
+ * {@code length} bytes of a segment (validated: 0 to its size), so a caller that sends part of a
+ * buffer needs no slice. A read that fills every buffer exactly returns {@link #POSSIBLY_TRUNCATED}
+ * from {@link #read(MemorySegment, MemorySegment)}; {@link #readLength(MemorySegment, MemorySegment)}
+ * returns the length in that case too (equal to the buffer's size), for a caller that writes what
+ * it read on by length.
+ *
+ * <p><b>Many queues.</b> {@link TapSelector} waits for the first of several {@code Tap}s to become
+ * readable or writable; a {@code Tap} closed while registered leaves every selector before its fd
+ * closes.
+ *
  * <p><b>Statuses.</b> {@link #describe(long)} names any of them.
  * <table class="striped">
  * <caption>Statuses of frame calls and waits</caption>
@@ -60,7 +71,7 @@ import java.util.Set;
  *     header ({@code EINVAL}; on a read, a frame the header cannot describe, dropped)</td></tr>
  * <tr><td>{@link #DEVICE_GONE}</td><td>-4</td><td>all</td><td>the device was deleted
  *     ({@code EBADFD}; {@code POLLERR}/{@code POLLHUP} on a wait)</td></tr>
- * <tr><td>{@link #CLOSED}</td><td>-5</td><td>waits</td><td>{@link #close()} was called during the wait</td></tr>
+ * <tr><td>{@link #CLOSED}</td><td>-5</td><td>waits, select</td><td>{@link #close()} was called during the wait</td></tr>
  * <tr><td>{@link #POSSIBLY_TRUNCATED}</td><td>-6</td><td>read</td><td>the frame filled every buffer exactly
  *     and may have been cut</td></tr>
  * <tr><td>{@link #INTERRUPTED}</td><td>-7</td><td>waits</td><td>the waiting thread (platform or virtual) was
@@ -160,6 +171,8 @@ public final class Tap implements AutoCloseable {
     private final VirtualWait virtualWait;
     private final TapDevice device;
     private final MemorySegment wakeValue;
+    private final java.util.concurrent.CopyOnWriteArrayList<CloseHook> closeHooks =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Tap(int fd, int[] eventFds, QueueValidation.Queue q, String origin, Arena arena, TapDevice device) {
         this.fd = fd;
@@ -313,6 +326,36 @@ public final class Tap implements AutoCloseable {
     }
 
     /**
+     * Reads one frame as {@link #read(MemorySegment, MemorySegment)} does, but always returns the
+     * length, also when the frame filled {@code frame} exactly: then {@code n == frame.byteSize()},
+     * and the frame may have been cut (the kernel drops the rest silently). A caller that wants the
+     * distinction compares the length with the buffer's size, or uses
+     * {@link #read(MemorySegment, MemorySegment)}, which returns {@link #POSSIBLY_TRUNCATED} for that
+     * case. Either way a full read is counted as possibly truncated in {@link #statistics()}.
+     *
+     * <p>A forwarder whose buffer is larger than any frame the kernel can hand over (65535 bytes
+     * plus the Ethernet header with receive offloads on, MTU + 14 without) never sees a full
+     * buffer; one with a smaller buffer can still use the length, e.g. to write it on with
+     * {@link #write(MemorySegment, MemorySegment, long)}.
+     *
+     * @param hdr   native segment of exactly {@value VirtioNetHdr#SIZE} bytes
+     * @param frame native segment that receives the frame
+     * @return the frame's length in bytes (without the header; {@code frame.byteSize()} when the
+     *         buffer was filled), or {@link #WOULD_BLOCK}, {@link #DEVICE_GONE}, {@link #MALFORMED},
+     *         {@link #NO_BUFFER_SPACE}, {@link #BAD_ADDRESS} or {@link #KERNEL_ERROR}; never
+     *         {@link #POSSIBLY_TRUNCATED}
+     * @throws IllegalStateException    if this {@code Tap} is closed
+     * @throws IllegalArgumentException if a segment is on the heap, closed or read-only, or
+     *                                  {@code hdr} has the wrong size
+     * @throws java.nio.channels.ReadPendingException if another thread is reading
+     */
+    public long readLength(MemorySegment hdr, MemorySegment frame) {
+        Segments.checkHeader(hdr, true);
+        Segments.checkNative(frame, "frame", -1, true);
+        return rx.transfer(hdr, frame, frame.byteSize(), true);
+    }
+
+    /**
      * Reads one frame scattered over the first {@code count} segments of {@code bufs}, in order,
      * with one {@code readv} whose iovecs point straight at them. Never blocks.
      *
@@ -380,6 +423,29 @@ public final class Tap implements AutoCloseable {
         Segments.checkHeader(hdr, false);
         Segments.checkNative(frame, "frame", -1, false);
         return tx.transfer(hdr, frame, frame.byteSize());
+    }
+
+    /**
+     * Writes one frame of {@code length} bytes: the header in {@code hdr}, then the first
+     * {@code length} bytes of {@code frame}, with one {@code writev} (no copy, and no slice: a
+     * forwarder writes what it read with the length {@link #readLength} returned). Never blocks.
+     *
+     * @param hdr    native segment of exactly {@value VirtioNetHdr#SIZE} bytes
+     * @param frame  native segment whose first {@code length} bytes are the frame
+     * @param length the frame's length, 0 to {@code frame.byteSize()}
+     * @return the frame's length in bytes (without the header), or a negative status as for
+     *         {@link #write(MemorySegment, MemorySegment)}
+     * @throws IllegalStateException    if this {@code Tap} is closed
+     * @throws IllegalArgumentException if a segment is on the heap or closed, {@code hdr} has the
+     *                                  wrong size, or {@code length} is negative or beyond
+     *                                  {@code frame} (the message names both)
+     * @throws java.nio.channels.WritePendingException if another thread is writing
+     */
+    public long write(MemorySegment hdr, MemorySegment frame, long length) {
+        Segments.checkHeader(hdr, false);
+        Segments.checkNative(frame, "frame", -1, false);
+        Segments.checkLength(frame, length);
+        return tx.transfer(hdr, frame, length);
     }
 
     /**
@@ -478,6 +544,26 @@ public final class Tap implements AutoCloseable {
         } finally {
             gate.exit();
         }
+    }
+
+    /**
+     * Runs {@code call} with this queue's fd while it is open and adds {@code hook}, told before the
+     * fd closes. The gate is held for the call, so a close waits for it and then sees the hook.
+     */
+    <T> T withFdAndHook(CloseHook hook, TapDevice.FdCall<T> call) throws TapException {
+        gate.enter();
+        try {
+            T r = call.apply(fd);
+            closeHooks.add(hook);
+            return r;
+        } finally {
+            gate.exit();
+        }
+    }
+
+    /** Removes {@code hook} (no effect if absent or already told). */
+    void removeCloseHook(CloseHook hook) {
+        closeHooks.remove(hook);
     }
 
     // ---- statistics ---------------------------------------------------------------------------
@@ -588,6 +674,17 @@ public final class Tap implements AutoCloseable {
         } finally {
             try {
                 gate.awaitQuiescent();
+                // No call is in flight and none can start: the hooks are final. Each removes the
+                // fd from whatever holds its number before the number is freed.
+                for (CloseHook h : closeHooks) {
+                    try {
+                        h.tapClosing(this, fd);
+                    } catch (RuntimeException e) {
+                        System.getLogger("dev.nettap").log(System.Logger.Level.WARNING,
+                                "nettap: a close hook of " + this + " failed", e);
+                    }
+                }
+                closeHooks.clear();
                 FileCalls.close(err, fd);
                 FileCalls.close(err, closeFd);
                 FileCalls.close(err, interruptFds[0]);

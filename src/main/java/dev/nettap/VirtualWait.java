@@ -22,14 +22,14 @@ final class VirtualWait implements Poller.Target {
     private static final int CLOSED_EVENT = -1;
     private static final int FAILED_EVENT = -2;
 
-    /** A parked virtual thread and what woke it. */
+    /**
+     * A parked virtual thread and what woke it. Reused: a waiter goes back to {@link #spare} once
+     * its wait is over, so a wait allocates nothing once as many waiters exist as threads ever
+     * waited at once on this queue.
+     */
     private static final class Waiter {
-        final Thread thread;
+        Thread thread; // set and cleared under lock
         volatile int events;
-
-        Waiter(Thread thread) {
-            this.thread = thread;
-        }
     }
 
     private final Object lock = new Object();
@@ -44,6 +44,7 @@ final class VirtualWait implements Poller.Target {
     private final MemorySegment probeOut;
     private final ArrayDeque<Waiter> readers = new ArrayDeque<>(); // guarded by lock
     private final ArrayDeque<Waiter> writers = new ArrayDeque<>(); // guarded by lock
+    private final ArrayDeque<Waiter> spare = new ArrayDeque<>(); // guarded by lock: waiters not in use
     private Poller poller; // guarded by lock; null until the first wait, or after a poller failure
     private boolean closed; // guarded by lock
 
@@ -74,9 +75,10 @@ final class VirtualWait implements Poller.Target {
         if (now != Status.TIMEOUT || nanos == 0) {
             return now;
         }
-        Waiter w = new Waiter(me);
+        Waiter w = take(me);
         long added = add(w, readable);
         if (added != Status.READY) {
+            give(w);
             return added;
         }
         try {
@@ -98,6 +100,7 @@ final class VirtualWait implements Poller.Target {
             remove(w, readable);
         }
         int ev = w.events; // read after removal: an event that raced the deadline is not lost
+        give(w);
         if (ev == 0) {
             return Status.TIMEOUT;
         }
@@ -127,6 +130,27 @@ final class VirtualWait implements Poller.Target {
                 return Status.DEVICE_GONE;
             }
             return rev != 0 ? Status.READY : Status.TIMEOUT;
+        }
+    }
+
+    /** A spare waiter for {@code me}, or a new one. */
+    private Waiter take(Thread me) {
+        synchronized (lock) {
+            Waiter w = spare.poll();
+            if (w == null) {
+                w = new Waiter();
+            }
+            w.thread = me;
+            w.events = 0;
+            return w;
+        }
+    }
+
+    /** Returns a waiter no queue holds any more (removed, or woken and polled out under lock). */
+    private void give(Waiter w) {
+        synchronized (lock) {
+            w.thread = null;
+            spare.add(w);
         }
     }
 

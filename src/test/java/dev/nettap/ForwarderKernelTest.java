@@ -2,6 +2,7 @@ package dev.nettap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,10 +18,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Forwarder} against the kernel: two scratch namespaces, one TAP each, a forwarder per
- * direction, {@code ping} through them. It keeps running while the peer's link is down (frames it
+ * {@link Forwarder} against the kernel: two scratch namespaces, one TAP each, one forwarder (one
+ * thread, both directions), {@code ping} through it. It keeps running while the peer's link is down (frames it
  * cannot deliver are counted as dropped) and forwards again once the link is back; it reports a
- * deleted device as its outcome; {@link Forwarder#stop()} and a close end it.
+ * deleted device as its outcome; {@link Forwarder#stop()}, an interrupt and a close end it.
  */
 @KernelAccess
 class ForwarderKernelTest {
@@ -88,40 +89,57 @@ class ForwarderKernelTest {
 
     @Test
     void survivesThePeerLinkGoingDownAndUpAndReportsADeletedDevice() throws Exception {
-        Forwarder ab = new Forwarder(ta, tb);
-        Forwarder ba = new Forwarder(tb, ta);
-        CompletableFuture<Forwarder.Outcome> abDone = start(ab);
-        CompletableFuture<Forwarder.Outcome> baDone = start(ba);
-        assertTrue(ping(), "ping through the forwarders");
-        assertTrue(ab.frames() > 0 && ba.frames() > 0, "frames counted both ways");
+        Forwarder f = new Forwarder(ta, tb);
+        CompletableFuture<Forwarder.Outcome> done = start(f);
+        assertTrue(ping(), "ping through the forwarder");
+        assertTrue(f.aToB().frames() > 0 && f.bToA().frames() > 0, "frames counted both ways");
 
         b.ip("link", "set", "fw0", "down");
         assertTrue(!ping(), "ping with the peer's link down");
-        assertTrue(ab.dropped() > 0, "frames for a device whose link is down are counted as dropped");
-        assertNull(ab.outcome(), "the forwarder keeps running while the link is down");
-        assertNull(ba.outcome());
+        assertTrue(f.aToB().dropped() > 0, "frames for a device whose link is down are counted as dropped");
+        assertNull(f.outcome(), "the forwarder keeps running while the link is down");
 
         b.ip("link", "set", "fw0", "up");
         assertTrue(ping(), "ping once the link is back up");
-        assertEquals(0, ab.malformed() + ba.malformed());
+        assertEquals(0, f.malformed() + f.errors());
 
         b.ip("link", "del", "fw0");
-        assertEquals(Forwarder.Outcome.DESTINATION_GONE, abDone.get(10, TimeUnit.SECONDS));
-        assertEquals(Forwarder.Outcome.SOURCE_GONE, baDone.get(10, TimeUnit.SECONDS));
+        assertEquals(Forwarder.Outcome.DEVICE_GONE, done.get(10, TimeUnit.SECONDS));
+        assertSame(tb, f.gone(), "the deleted device is named");
     }
 
     @Test
-    void stopEndsTheLoopAndACloseToo() throws Exception {
-        Forwarder ab = new Forwarder(ta, tb);
-        Forwarder ba = new Forwarder(tb, ta);
-        CompletableFuture<Forwarder.Outcome> abDone = start(ab);
-        CompletableFuture<Forwarder.Outcome> baDone = start(ba);
-        ab.stop();
-        assertEquals(Forwarder.Outcome.STOPPED, abDone.get(10, TimeUnit.SECONDS));
-        assertEquals(Forwarder.Outcome.STOPPED, ab.outcome());
-        assertThrows(IllegalStateException.class, ab::forward, "a forwarder runs once");
-        tb.close(); // the reader of tb is waiting in awaitReadable: the close wakes it
-        assertEquals(Forwarder.Outcome.CLOSED, baDone.get(10, TimeUnit.SECONDS));
+    void stopEndsTheLoopPromptlyAndACloseToo() throws Exception {
+        Forwarder f = new Forwarder(ta, tb);
+        CompletableFuture<Forwarder.Outcome> done = start(f);
+        assertTrue(ping(), "ping through the forwarder");
+        f.stop(); // wakes the selector: no polling interval to wait out
+        assertEquals(Forwarder.Outcome.STOPPED, done.get(10, TimeUnit.SECONDS));
+        assertEquals(Forwarder.Outcome.STOPPED, f.outcome());
+        assertThrows(IllegalStateException.class, f::forward, "a forwarder runs once");
         assertThrows(IllegalArgumentException.class, () -> new Forwarder(ta, ta));
+
+        Forwarder g = new Forwarder(tb, ta); // the Taps are free again: a new forwarder may serve them
+        CompletableFuture<Forwarder.Outcome> gDone = start(g);
+        assertTrue(ping(), "ping through the second forwarder");
+        tb.close(); // the loop waits in select: the close wakes it
+        assertEquals(Forwarder.Outcome.CLOSED, gDone.get(10, TimeUnit.SECONDS));
+        assertNull(g.gone());
+    }
+
+    @Test
+    void anInterruptStopsTheLoopAndKeepsTheFlag() throws Exception {
+        Forwarder f = new Forwarder(ta, tb);
+        java.util.concurrent.atomic.AtomicBoolean flag = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Forwarder.Outcome> done = new CompletableFuture<>();
+        Thread t = Thread.ofPlatform().start(() -> {
+            done.complete(f.forward());
+            flag.set(Thread.currentThread().isInterrupted());
+        });
+        threads.add(t);
+        t.interrupt(); // before or during the select: either way the loop ends
+        assertEquals(Forwarder.Outcome.STOPPED, done.get(10, TimeUnit.SECONDS));
+        t.join(10_000);
+        assertTrue(flag.get(), "the interrupt flag stays set");
     }
 }

@@ -5,6 +5,8 @@ import dev.nettap.Tap;
 import dev.nettap.TapException;
 import dev.nettap.TapHandle;
 import dev.nettap.TapMode;
+import dev.nettap.TapSelector;
+import java.time.Duration;
 import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.sys.Sys;
 import dev.nettap.internal.sys.VectorIo;
@@ -34,6 +36,10 @@ import org.openjdk.jmh.annotations.TearDown;
  * <li>{@code readWouldBlock}: a {@code readv} on an empty queue (the downcall and errno path);</li>
  * <li>{@code bridgedRoundTrip}: write a 64-byte broadcast frame to {@code ba0}, read it from
  *     {@code bb0} (the bridge floods it there).</li>
+ * <li>{@code forwardStep}: the forwarding loop's step ({@link dev.nettap.Forwarder}'s): a 64-byte
+ *     frame arrives on {@code bb0} (written to {@code ba0}), a {@link TapSelector} reports it, it is
+ *     read with {@link Tap#readLength} into a 69632-byte buffer and written on to {@code bt0} with
+ *     {@link Tap#write(MemorySegment, MemorySegment, long)}: no slice. {@code -prof gc} must show 0 B/op.</li>
  * </ul>
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -120,6 +126,9 @@ public class TapPathBench {
         MemorySegment frame;
         MemorySegment rxHdr;
         MemorySegment rx;
+        Tap out; // bt0, for forwardStep only
+        TapSelector selector; // forwardStep only
+        MemorySegment big; // forwardStep's receive buffer, Forwarder.BUFFER_SIZE
 
         @Setup(Level.Trial)
         public void setUp() throws TapException {
@@ -132,14 +141,44 @@ public class TapPathBench {
             rx = arena.allocate(2048, 64);
             a = open("ba0");
             b = open("bb0");
+            big = arena.allocate(dev.nettap.Forwarder.BUFFER_SIZE, 64);
+        }
+
+        /** bt0 and the selector, opened only by the benchmark that uses them (bt0 takes one holder). */
+        void forForwarding() throws TapException {
+            if (out == null) {
+                out = open("bt0");
+                selector = TapSelector.open();
+                selector.register(b, TapSelector.READABLE);
+            }
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
+            if (selector != null) {
+                selector.close();
+                out.close();
+            }
             a.close();
             b.close();
             arena.close();
         }
+    }
+
+    private static final Duration SECOND = Duration.ofSeconds(1);
+
+    @Benchmark
+    public long forwardStep(Bridge s) throws TapException {
+        s.forForwarding();
+        s.a.write(s.hdr, s.frame, 64);
+        if (s.selector.select(SECOND) != 1) {
+            throw new IllegalStateException("the selector did not report the bridged frame");
+        }
+        long n = s.b.readLength(s.rxHdr, s.big);
+        if (n < 0) {
+            throw new IllegalStateException("read: " + Tap.describe(n));
+        }
+        return s.out.write(s.rxHdr, s.big, n);
     }
 
     @Benchmark

@@ -18,7 +18,8 @@ import java.util.Set;
 
 /**
  * {@code nettap forward [--offloads on|off] [--queues N] A B}: forwards every frame between two
- * devices, virtio-net header unchanged, with one {@link Forwarder} per direction and queue pair.
+ * devices, virtio-net header unchanged, with one {@link Forwarder} (one platform thread serving both
+ * directions through a {@link dev.nettap.TapSelector}) per queue pair.
  *
  * <p>A device is {@code NAME} (attach to it in this network namespace, or create it),
  * {@code NETNS:NAME} (the same inside the network namespace {@code /run/netns/NETNS}, or NETNS as an
@@ -35,7 +36,8 @@ final class Forward {
 
     private final PrintStream out;
     private final List<Forwarder> forwarders = new ArrayList<>();
-    private final List<String> labels = new ArrayList<>(); // "A -> B, queue q", per forwarder
+    private final List<String> labels = new ArrayList<>(); // "A <-> B, queue q", per forwarder
+    private final List<String[]> directionLabels = new ArrayList<>(); // "A -> B, queue q" and back, per forwarder
     private final List<Thread> threads = new ArrayList<>();
     private final List<Tap> taps = new ArrayList<>();
     private final long startNanos = System.nanoTime();
@@ -115,8 +117,7 @@ final class Forward {
             return 1;
         }
         for (int q = 0; q < queues; q++) {
-            start(new Forwarder(qa.get(q), qb.get(q)), a + " -> " + b, q);
-            start(new Forwarder(qb.get(q), qa.get(q)), b + " -> " + a, q);
+            start(new Forwarder(qa.get(q), qb.get(q)), a, b, q);
         }
         kernelDropsAtStart = kernelDrops();
         Thread hook = new Thread(() -> finish("interrupted"), "nettap-forward-shutdown");
@@ -189,10 +190,11 @@ final class Forward {
         return set;
     }
 
-    private void start(Forwarder f, String label, int queue) {
+    private void start(Forwarder f, String a, String b, int queue) {
         forwarders.add(f);
-        labels.add(label + ", queue " + queue);
-        threads.add(Thread.ofPlatform().name("nettap-forward-" + f.source().name() + "-" + queue).start(f));
+        labels.add(a + " <-> " + b + ", queue " + queue);
+        directionLabels.add(new String[] {a + " -> " + b + ", queue " + queue, b + " -> " + a + ", queue " + queue});
+        threads.add(Thread.ofPlatform().name("nettap-forward-" + f.a().name() + "-" + queue).start(f));
     }
 
     /** Prints a status line at most once a second until a forwarder ends; returns the exit code. */
@@ -209,8 +211,8 @@ final class Forward {
             }
             for (Forwarder f : forwarders) {
                 Forwarder.Outcome o = f.outcome();
-                if (o == Forwarder.Outcome.SOURCE_GONE || o == Forwarder.Outcome.DESTINATION_GONE) {
-                    Tap gone = o == Forwarder.Outcome.SOURCE_GONE ? f.source() : f.destination();
+                if (o == Forwarder.Outcome.DEVICE_GONE) {
+                    Tap gone = f.gone();
                     String spec = taps.indexOf(gone) < taps.size() / 2 ? a : b;
                     System.err.printf("nettap forward: device %s (%s) disappeared; stopping%n", spec, gone.name());
                     return EXIT_DEVICE_GONE;
@@ -274,7 +276,7 @@ final class Forward {
         forwarders.forEach(Forwarder::stop);
         for (Thread t : threads) {
             try {
-                t.join(2 * Forwarder.POLL_INTERVAL.toMillis() + 1000);
+                t.join(2000); // stop() wakes each loop at once
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -287,8 +289,13 @@ final class Forward {
                 sum(Forwarder::malformed));
         for (int i = 0; i < forwarders.size(); i++) {
             Forwarder f = forwarders.get(i);
-            out.printf("  %s: %d frames, %d bytes, drops %d, malformed %d, %s%n", labels.get(i), f.frames(), f.bytes(), f.dropped(),
-                    f.malformed(), f.outcome() == null ? "still running" : f.outcome());
+            Forwarder.Direction[] dirs = {f.aToB(), f.bToA()};
+            for (int d = 0; d < 2; d++) {
+                Forwarder.Direction dir = dirs[d];
+                out.printf("  %s: %d frames, %d bytes, drops %d, malformed %d, %s%s%n", directionLabels.get(i)[d], dir.frames(),
+                        dir.bytes(), dir.dropped(), dir.malformed(), f.outcome() == null ? "still running" : f.outcome(),
+                        dir.errors() == 0 ? "" : ", errors " + dir.errors() + " (last " + Tap.describe(dir.lastError()) + ")");
+            }
         }
         out.flush();
         closeTaps();
