@@ -82,7 +82,7 @@ class UringKernelTest {
                 MemorySegment txHdr = data.asSlice(4096, Tap.VNET_HDR_SIZE); // zero: no offload
                 MemorySegment txFrame = data.asSlice(4160, 2048);
                 RingFrames.Kind[] kind = new RingFrames.Kind[1];
-                // One submission: a poll, linked to the readv it lets through (the fd is O_NONBLOCK).
+                // One submission: a poll linked (IOSQE_IO_LINK) to the readv that runs once it fires.
                 assertTrue(ring.prepPollAdd(fd, IoUring.LINK, linux_h.POLLIN(), UD_POLL));
                 assertTrue(ring.prepReadv(fd, 0, rx, 2, UD_READ));
                 assertEquals(2, ring.submit());
@@ -194,6 +194,295 @@ class UringKernelTest {
             assertTrue(r.output().contains("3 received"), r.output());
             assertEquals(3, echoes, "echo replies written from the registered region");
             assertTrue(frames >= 4, "ARP and three echo requests arrived through one multishot read: " + frames);
+        }
+    }
+
+    @Test
+    void oneSubmissionCarriesWritesToTwoDevicesAndTheKernelAnswersBoth() throws Exception {
+        try (Tap a = open("nua0"); Tap b = open("nub0")) {
+            up("nua0", "10.98.0.1/24");
+            up("nub0", "10.97.0.1/24");
+            int peerB = 0x0a_61_00_02, kernelB = 0x0a_61_00_01;
+            long rxA = a.statistics().kernel().rxPackets() + a.statistics().kernel().rxDropped();
+            long rxB = b.statistics().kernel().rxPackets() + b.statistics().kernel().rxDropped();
+            Completions done = new Completions(64);
+            int perDevice = 8;
+            int writes = 0, repliesA = 0, repliesB = 0;
+            try (IoUring ring = IoUring.open(64, 0, 4096)) {
+                ring.registerFiles(a.fd(), b.fd());
+                ring.setUpBufferRing(1, 64, 2048);
+                MemorySegment data = ring.data();
+                MemorySegment hdr = data.asSlice(0, Tap.VNET_HDR_SIZE);
+                MemorySegment reqA = data.asSlice(64, 64), reqB = data.asSlice(128, 64);
+                int len = RingFrames.arpRequest(reqA, MAC, PEER_IP, KERNEL_IP);
+                RingFrames.arpRequest(reqB, MAC, peerB, kernelB);
+                MemorySegment[] toA = {hdr, reqA.asSlice(0, len)}, toB = {hdr, reqB.asSlice(0, len)};
+                assertTrue(ring.prepReadMultishot(0, IoUring.FIXED_FILE, 100));
+                assertTrue(ring.prepReadMultishot(1, IoUring.FIXED_FILE, 101));
+                for (int i = 0; i < perDevice; i++) {
+                    assertTrue(ring.prepWritev(0, IoUring.FIXED_FILE, toA, 2, 1000 + i));
+                    assertTrue(ring.prepWritev(1, IoUring.FIXED_FILE, toB, 2, 2000 + i));
+                }
+                assertEquals(2 + 2 * perDevice, ring.submit(), "one io_uring_enter takes every request for both devices");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while ((writes < 2 * perDevice || repliesA == 0 || repliesB == 0) && System.nanoTime() < deadline) {
+                    ring.await(done, 1, NANOS_100MS);
+                    for (int i = 0; i < done.count(); i++) {
+                        long ud = done.userData(i);
+                        int res = done.result(i);
+                        if (ud >= 1000) {
+                            assertEquals(Tap.VNET_HDR_SIZE + len, res, "write " + ud);
+                            writes++;
+                        } else {
+                            int id = done.bufferId(i);
+                            if (res > 0) {
+                                MemorySegment f = ring.bufferData().asSlice((long) id * ring.bufferSize() + Tap.VNET_HDR_SIZE,
+                                        res - Tap.VNET_HDR_SIZE);
+                                if (ud == 100 && RingFrames.isArpReply(f, res - Tap.VNET_HDR_SIZE, KERNEL_IP, PEER_IP)) {
+                                    repliesA++;
+                                }
+                                if (ud == 101 && RingFrames.isArpReply(f, res - Tap.VNET_HDR_SIZE, kernelB, peerB)) {
+                                    repliesB++;
+                                }
+                            }
+                            if (id >= 0) {
+                                ring.recycleBuffer(id);
+                            }
+                            if (!done.more(i)) {
+                                assertTrue(ring.prepReadMultishot((int) ud - 100, IoUring.FIXED_FILE, ud));
+                            }
+                        }
+                    }
+                }
+            }
+            assertEquals(2 * perDevice, writes, "every write completed with the frame's length");
+            assertTrue(repliesA > 0 && repliesB > 0, "the kernel answered on both devices: " + repliesA + ", " + repliesB);
+            assertEquals(perDevice, a.statistics().kernel().rxPackets() + a.statistics().kernel().rxDropped() - rxA,
+                    "the kernel received (or counted as dropped) every frame written to nua0");
+            assertEquals(perDevice, b.statistics().kernel().rxPackets() + b.statistics().kernel().rxDropped() - rxB,
+                    "... and to nub0");
+        }
+    }
+
+    @Test
+    void completionsBeyondTheCqAreKeptAndReaped() throws Exception {
+        try (Tap tap = open("nuo0")) {
+            up("nuo0", "10.98.0.1/24");
+            int rounds = 3, batch = 4, total = rounds * batch;
+            try (IoUring ring = IoUring.open(batch, batch, 4096)) {
+                assertEquals(batch, ring.cqEntries());
+                MemorySegment data = ring.data();
+                MemorySegment hdr = data.asSlice(0, Tap.VNET_HDR_SIZE), req = data.asSlice(64, 64);
+                int len = RingFrames.arpRequest(req, MAC, PEER_IP, KERNEL_IP);
+                MemorySegment[] frame = {hdr, req.asSlice(0, len)};
+                for (int r = 0; r < rounds; r++) { // nothing reaped in between: 3x what the CQ holds
+                    for (int i = 0; i < batch; i++) {
+                        assertTrue(ring.prepWritev(tap.fd(), 0, frame, 2, r * batch + i));
+                    }
+                    assertEquals(batch, ring.submit());
+                }
+                assertTrue(ring.cqOverflowed(), "the kernel holds completions the CQ had no room for");
+                Completions done = new Completions(64);
+                boolean[] seen = new boolean[total];
+                int reaped = 0;
+                for (int attempt = 0; attempt < 50 && reaped < total; attempt++) {
+                    ring.await(done, 0, 0);
+                    for (int i = 0; i < done.count(); i++) {
+                        int ud = (int) done.userData(i);
+                        assertFalse(seen[ud], "completion " + ud + " reaped twice");
+                        seen[ud] = true;
+                        assertEquals(Tap.VNET_HDR_SIZE + len, done.result(i));
+                        reaped++;
+                    }
+                }
+                assertEquals(total, reaped, "every completion arrived, the overflowed ones too");
+                assertFalse(ring.cqOverflowed());
+                assertEquals(0, ring.droppedCompletions(), "none dropped (IORING_FEAT_NODROP)");
+                assertEquals(0, ring.inFlight());
+            }
+        }
+    }
+
+    @Test
+    void closeWithRequestsInFlightCancelsWaitsAndLeavesNothingBehind() throws Exception {
+        try (Tap tap = open("nuc0")) { // link down: nothing arrives, every read stays armed
+            int fd = tap.fd();
+            // one warm-up round, so lazily initialised JDK state is not counted as growth
+            roundWithRequestsInFlight(fd, -1);
+            java.util.Map<Integer, String> fds = KernelFixtures.openFds();
+            long mappings = uringMappings();
+            long live = IoUring.liveRings();
+            for (int round = 0; round < 1000; round++) {
+                roundWithRequestsInFlight(fd, mappings);
+            }
+            KernelFixtures.assertNoLeak(fds);
+            assertEquals(mappings, uringMappings(), "io_uring mappings left in /proc/self/maps");
+            assertEquals(live, IoUring.liveRings(), "rings whose memory (rings, data, buffers) was not freed");
+        }
+    }
+
+    private static void roundWithRequestsInFlight(int fd, long mappingsBefore)
+            throws Exception {
+        IoUring ring = IoUring.open(8, 0, 4096);
+        try {
+            MemorySegment data = ring.data();
+            MemorySegment[] rx = {data.asSlice(0, Tap.VNET_HDR_SIZE), data.asSlice(64, 2048)};
+            ring.setUpBufferRing(3, 4, 2048);
+            assertTrue(ring.prepPollAdd(fd, IoUring.LINK, linux_h.POLLIN(), 1));
+            assertTrue(ring.prepReadv(fd, 0, rx, 2, 2));
+            assertTrue(ring.prepReadMultishot(fd, 0, 3));
+            assertTrue(ring.prepPollAdd(fd, 0, linux_h.POLLIN(), 4));
+            assertTrue(ring.prepReadv(fd, 0, rx, 2, 5)); // prepared, never submitted: close submits and cancels it
+            assertEquals(5, ring.submit());
+            assertTrue(ring.prepPollAdd(fd, 0, linux_h.POLLIN(), 6));
+            assertTrue(ring.inFlight() >= 4, "requests armed: " + ring.inFlight());
+            if (mappingsBefore >= 0) {
+                assertEquals(mappingsBefore + 2, uringMappings(), "rings and SQE array show in /proc/self/maps while open");
+            }
+        } finally {
+            ring.close();
+        }
+        assertEquals(0, ring.inFlight(), "close waited for every completion");
+    }
+
+    private static long uringMappings() throws IOException {
+        try (var lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/self/maps"))) {
+            return lines.filter(l -> l.contains("io_uring")).count();
+        }
+    }
+
+    @Test
+    void gsoSuperFrameCrossesABridgeThroughTheRingWithOffloadsOn() throws Exception {
+        try (Tap a = open("nga0"); Tap b = open("ngb0")) {
+            java.util.Set<Offload> tso = java.util.EnumSet.of(Offload.CSUM, Offload.TSO4);
+            a.setOffloads(tso);
+            b.setOffloads(tso); // b may be handed the super-frame whole
+            ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
+            for (String port : List.of("nga0", "ngb0")) {
+                ns.ip("link", "set", port, "master", "br0");
+                ns.ip("link", "set", port, "up");
+            }
+            ns.ip("link", "set", "br0", "up");
+            awaitForwarding("nga0");
+            awaitForwarding("ngb0");
+            int mss = 1400, payload = 3 * mss, l4 = 20 + payload, frameLen = RingFrames.ETH + 20 + l4;
+            Completions done = new Completions(16);
+            try (IoUring ring = IoUring.open(16, 0, 1 << 17)) {
+                ring.registerFiles(a.fd(), b.fd());
+                ring.setUpBufferRing(2, 8, 65536 + Tap.VNET_HDR_SIZE);
+                MemorySegment data = ring.data();
+                MemorySegment hdr = data.asSlice(0, Tap.VNET_HDR_SIZE), frame = data.asSlice(64, frameLen);
+                byte[] bytes = new byte[payload];
+                new java.util.Random(14).nextBytes(bytes);
+                buildTcp4(frame, bytes);
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) linux_h.VIRTIO_NET_HDR_F_NEEDS_CSUM());
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 1, (byte) linux_h.VIRTIO_NET_HDR_GSO_TCPV4());
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 2, (short) (RingFrames.ETH + 40)); // hdr_len
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) mss);                   // gso_size
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 6, (short) (RingFrames.ETH + 20)); // csum_start
+                hdr.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 8, (short) 16);                    // csum_offset
+                assertTrue(ring.prepReadMultishot(1, IoUring.FIXED_FILE, 1));
+                assertTrue(ring.prepWritev(0, IoUring.FIXED_FILE, new MemorySegment[] {hdr, frame}, 2, 2));
+                assertEquals(2, ring.submit());
+                boolean written = false, received = false;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!(written && received) && System.nanoTime() < deadline) {
+                    ring.await(done, 1, NANOS_100MS);
+                    for (int i = 0; i < done.count(); i++) {
+                        if (done.userData(i) == 2) {
+                            assertEquals(Tap.VNET_HDR_SIZE + frameLen, done.result(i), "the GSO frame was accepted whole");
+                            written = true;
+                            continue;
+                        }
+                        int id = done.bufferId(i), res = done.result(i);
+                        if (res == Tap.VNET_HDR_SIZE + frameLen) {
+                            MemorySegment got = ring.bufferData().asSlice((long) id * ring.bufferSize(), res);
+                            assertEquals(linux_h.VIRTIO_NET_HDR_GSO_TCPV4(), got.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1),
+                                    "b got the super-frame unsegmented (TSO4 on)");
+                            assertEquals(mss, got.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 4));
+                            byte[] payloadGot = got.asSlice(Tap.VNET_HDR_SIZE + RingFrames.ETH + 40, payload)
+                                    .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                            assertTrue(java.util.Arrays.equals(bytes, payloadGot), "payload bytes identical");
+                            received = true;
+                        }
+                        if (id >= 0) {
+                            ring.recycleBuffer(id);
+                        }
+                        if (!done.more(i)) {
+                            assertTrue(ring.prepReadMultishot(1, IoUring.FIXED_FILE, 1));
+                        }
+                    }
+                }
+                assertTrue(written, "the write completed");
+                assertTrue(received, "ngb0 read the 4 KiB GSO frame through the ring");
+            }
+        }
+    }
+
+    /** Ethernet + IPv4 + TCP (ACK|PSH) around {@code payload}, the checksum field seeded for NEEDS_CSUM. */
+    private static void buildTcp4(MemorySegment s, byte[] payload) {
+        int eth = RingFrames.ETH, l4 = 20 + payload.length;
+        for (int i = 0; i < 6; i++) {
+            s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) (i == 0 ? 0x02 : 0x77)); // never learned: flooded
+        }
+        java.lang.foreign.MemorySegment.copy(MAC, 0, s, java.lang.foreign.ValueLayout.JAVA_BYTE, 6, 6);
+        s.set(RingFrames.BE16, 12, (short) 0x0800);
+        s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, eth, (byte) 0x45);
+        s.set(RingFrames.BE16, eth + 2, (short) (20 + l4));
+        s.set(RingFrames.BE16, eth + 6, (short) 0x4000);
+        s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, eth + 8, (byte) 64);
+        s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, eth + 9, (byte) 6);
+        s.set(RingFrames.BE32, eth + 12, 0x0a4d_0001);
+        s.set(RingFrames.BE32, eth + 16, 0x0a4d_0002);
+        dev.nettap.vnet.Checksums.setIpv4HeaderChecksum(s, eth);
+        int t = eth + 20;
+        s.set(RingFrames.BE16, t, (short) 40000);
+        s.set(RingFrames.BE16, t + 2, (short) 5001);
+        s.set(RingFrames.BE32, t + 4, 1000);
+        s.set(RingFrames.BE32, t + 8, 1);
+        s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, t + 12, (byte) 0x50);
+        s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, t + 13, (byte) 0x18);
+        s.set(RingFrames.BE16, t + 14, (short) 0xffff);
+        java.lang.foreign.MemorySegment.copy(payload, 0, s, java.lang.foreign.ValueLayout.JAVA_BYTE, t + 20, payload.length);
+        s.set(RingFrames.BE16, t + 16, (short) dev.nettap.vnet.Checksums.pseudoHeaderSumIpv4(s, eth, 6, l4));
+    }
+
+    private void awaitForwarding(String port) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        String out;
+        do {
+            out = ns.ip("-d", "link", "show", "dev", port);
+            if (out.contains("state forwarding")) {
+                return;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() < end);
+        throw new AssertionError("bridge port " + port + " not forwarding within 5 s: " + out);
+    }
+
+    @Test
+    void readvOnTheNonBlockingTapWaitsForAFrameInsteadOfWouldBlock() throws Exception {
+        try (Tap tap = open("nuw0")) { // Tap.open made the fd O_NONBLOCK; io_uring polls a pollable file anyway
+            try (IoUring ring = IoUring.open(4, 0, 4096)) {
+                MemorySegment data = ring.data();
+                MemorySegment[] rx = {data.asSlice(0, Tap.VNET_HDR_SIZE), data.asSlice(64, 2048)};
+                assertTrue(ring.prepReadv(tap.fd(), 0, rx, 2, 9));
+                Completions done = new Completions(4);
+                assertEquals(0, ring.await(done, 1, 300_000_000L), "link down: nothing to read, and no EAGAIN either");
+                assertEquals(1, ring.inFlight());
+                up("nuw0", "10.98.0.1/24");
+                Thread pinger = ping(1, new AtomicReference<>()); // the kernel asks who-has 10.98.0.2
+                try {
+                    assertEquals(1, ring.await(done, 1, TimeUnit.SECONDS.toNanos(5)));
+                } finally {
+                    pinger.join(10_000);
+                }
+                assertEquals(9, done.userData(0));
+                int res = done.result(0);
+                assertEquals(Tap.VNET_HDR_SIZE + 42, res, "an ARP request, header included");
+                assertEquals(res, UringStatus.of(res));
+                assertEquals(0x0806, Short.toUnsignedInt(rx[1].get(RingFrames.BE16, 12)));
+            }
         }
     }
 }

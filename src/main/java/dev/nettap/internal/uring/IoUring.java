@@ -74,6 +74,7 @@ public final class IoUring implements AutoCloseable {
     private static final long CLOSE_WAIT_NANOS = 5_000_000_000L;
 
     private static final System.Logger LOG = System.getLogger("dev.nettap.uring");
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
     private static final VarHandle SHORT = ValueLayout.JAVA_SHORT.varHandle();
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
@@ -242,7 +243,9 @@ public final class IoUring implements AutoCloseable {
             MemorySegment ring = map(errno, arena, fd, Math.max(sqSize, cqSize), linux_h.IORING_OFF_SQ_RING(), "rings");
             MemorySegment sqes = map(errno, arena, fd, SQE_SIZE * io_uring_params.sq_entries(params),
                     linux_h.IORING_OFF_SQES(), "SQE array");
-            return new IoUring(arena, fd, params, errno, ring, sqes, dataBytes);
+            IoUring r = new IoUring(arena, fd, params, errno, ring, sqes, dataBytes);
+            LIVE.incrementAndGet();
+            return r;
         } catch (Throwable t) {
             if (fd >= 0) {
                 Sys.close(Sys.errnoSlot(), fd);
@@ -278,6 +281,14 @@ public final class IoUring implements AutoCloseable {
     }
 
     // ---- accessors ------------------------------------------------------------------------------
+
+    /**
+     * {@return rings in this JVM whose memory is not freed yet: open ones, and any a close had to
+     * leave allocated because the kernel did not finish in time (a leak diagnostic)}
+     */
+    public static long liveRings() {
+        return LIVE.get();
+    }
 
     /** {@return the ring's fd (for a caller's epoll: readable when completions are waiting)} */
     public int fd() {
@@ -961,6 +972,7 @@ public final class IoUring implements AutoCloseable {
             Sys.close(errno, ringFd);
             if (inFlight == 0) {
                 arena.close(); // unmaps the rings, frees iovecs, data and provided buffers
+                LIVE.decrementAndGet();
             } else {
                 LOG.log(System.Logger.Level.WARNING, "io_uring close: {0} request(s) still in flight after 5 s; "
                         + "their memory is left allocated rather than freed under the kernel", inFlight);
