@@ -485,4 +485,65 @@ class UringKernelTest {
             }
         }
     }
+
+    @Test
+    void multishotReadEndsWithEnobufsWhileTheCallerHoldsEveryBufferAndResumesAfterRecycling() throws Exception {
+        try (Tap tap = open("nue0")) {
+            up("nue0", "10.98.0.1/24");
+            Completions done = new Completions(16);
+            try (IoUring ring = IoUring.open(16, 0, 4096)) {
+                ring.registerFiles(tap.fd());
+                ring.setUpBufferRing(5, 2, 2048);
+                MemorySegment data = ring.data();
+                MemorySegment hdr = data.asSlice(0, Tap.VNET_HDR_SIZE), req = data.asSlice(64, 64);
+                int len = RingFrames.arpRequest(req, MAC, PEER_IP, KERNEL_IP);
+                MemorySegment[] frame = {hdr, req.asSlice(0, len)};
+                assertTrue(ring.prepReadMultishot(0, IoUring.FIXED_FILE, 1));
+                for (int i = 0; i < 4; i++) { // four requests: four ARP replies for two buffers
+                    assertTrue(ring.prepWritev(0, IoUring.FIXED_FILE, frame, 2, 10 + i));
+                }
+                assertEquals(5, ring.submit());
+                java.util.List<Integer> held = new java.util.ArrayList<>();
+                boolean enobufs = false;
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!enobufs && System.nanoTime() < deadline) {
+                    ring.await(done, 1, NANOS_100MS);
+                    for (int i = 0; i < done.count(); i++) {
+                        if (done.userData(i) != 1) {
+                            continue;
+                        }
+                        if (done.result(i) > 0) {
+                            held.add(done.bufferId(i)); // not recycled: the caller still reads it
+                        } else {
+                            assertEquals(-linux_h.ENOBUFS(), done.result(i));
+                            assertFalse(done.more(i), "ENOBUFS ends the multishot read");
+                            assertEquals(linux_h.ENOBUFS(), UringStatus.errnoOf(UringStatus.of(done.result(i))));
+                            enobufs = true;
+                        }
+                    }
+                }
+                assertTrue(enobufs, "the read ran out of buffers");
+                assertEquals(List.of(0, 1), held.stream().sorted().toList(), "both buffers were handed over first");
+                for (int id : held) {
+                    ring.recycleBuffer(id);
+                }
+                assertTrue(ring.prepReadMultishot(0, IoUring.FIXED_FILE, 2));
+                assertTrue(ring.prepWritev(0, IoUring.FIXED_FILE, frame, 2, 20));
+                ring.submit();
+                boolean resumed = false;
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!resumed && System.nanoTime() < deadline) {
+                    ring.await(done, 1, NANOS_100MS);
+                    for (int i = 0; i < done.count(); i++) {
+                        if (done.userData(i) == 2 && done.result(i) > 0) {
+                            MemorySegment f = ring.bufferData().asSlice((long) done.bufferId(i) * ring.bufferSize()
+                                    + Tap.VNET_HDR_SIZE, done.result(i) - Tap.VNET_HDR_SIZE);
+                            resumed = RingFrames.isArpReply(f, done.result(i) - Tap.VNET_HDR_SIZE, KERNEL_IP, PEER_IP);
+                        }
+                    }
+                }
+                assertTrue(resumed, "the re-armed read received the next ARP reply into a recycled buffer");
+            }
+        }
+    }
 }
