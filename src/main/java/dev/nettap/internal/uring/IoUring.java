@@ -33,8 +33,9 @@ import java.lang.invoke.VarHandle;
  * the memory it names must outlive it; this is enforced here, not left to the caller:
  * <ul>
  * <li>plain reads and writes ({@code READ}, {@code WRITE}, {@code READV}, {@code WRITEV}) accept only
- *     buffers inside {@link #data()}, a region this ring allocates and frees only after every
- *     request has completed;</li>
+ *     buffers inside {@link #data()} or {@link #bufferData()} (so a forwarder writes a received frame
+ *     out of its provided buffer without a copy), regions this ring allocates and frees only after
+ *     every request has completed;</li>
  * <li>fixed reads and writes accept only buffers inside the one region given to
  *     {@link #registerBuffer} (for example guest memory): the kernel pins its pages at
  *     registration, so it never writes through an address the caller unmapped since;</li>
@@ -157,6 +158,7 @@ public final class IoUring implements AutoCloseable {
 
     private MemorySegment bufRing;
     private MemorySegment bufData;
+    private long bufBase, bufEnd;
     private int bufCount, bufSize, bufGroup = -1;
     private short bufTail;
     private boolean[] bufHeld;
@@ -465,6 +467,8 @@ public final class IoUring implements AutoCloseable {
         }
         bufRing = ringMem;
         bufData = dataMem;
+        bufBase = dataMem.address();
+        bufEnd = bufBase + dataMem.byteSize();
         bufCount = count;
         bufSize = size;
         bufGroup = group;
@@ -530,7 +534,7 @@ public final class IoUring implements AutoCloseable {
      *
      * @param file     an fd, or a registered-file index with {@link #FIXED_FILE}
      * @param sqeFlags 0 or {@link #FIXED_FILE}, {@link #LINK}, {@link #ASYNC}
-     * @param buf      a segment inside {@link #data()}
+     * @param buf      a segment inside {@link #data()} or {@link #bufferData()}
      * @param offset   where in {@code buf} the bytes start
      * @param length   how many bytes
      * @param userData returned with the completion
@@ -546,7 +550,7 @@ public final class IoUring implements AutoCloseable {
      *
      * @param file     an fd, or a registered-file index with {@link #FIXED_FILE}
      * @param sqeFlags 0 or {@link #FIXED_FILE}, {@link #LINK}, {@link #ASYNC}
-     * @param buf      a writable segment inside {@link #data()}
+     * @param buf      a writable segment inside {@link #data()} or {@link #bufferData()}
      * @param offset   where in {@code buf} the bytes go
      * @param length   room in bytes
      * @param userData returned with the completion
@@ -562,7 +566,7 @@ public final class IoUring implements AutoCloseable {
      *
      * @param file     an fd, or a registered-file index with {@link #FIXED_FILE}
      * @param sqeFlags 0 or {@link #FIXED_FILE}, {@link #LINK}, {@link #ASYNC}
-     * @param bufs     segments inside {@link #data()}
+     * @param bufs     segments inside {@link #data()} or {@link #bufferData()}
      * @param count    1..{@link #MAX_SEGMENTS}
      * @param userData returned with the completion
      * @return false if the SQ is full (nothing queued)
@@ -576,7 +580,7 @@ public final class IoUring implements AutoCloseable {
      *
      * @param file     an fd, or a registered-file index with {@link #FIXED_FILE}
      * @param sqeFlags 0 or {@link #FIXED_FILE}, {@link #LINK}, {@link #ASYNC}
-     * @param bufs     writable segments inside {@link #data()}
+     * @param bufs     writable segments inside {@link #data()} or {@link #bufferData()}
      * @param count    1..{@link #MAX_SEGMENTS}
      * @param userData returned with the completion
      * @return false if the SQ is full (nothing queued)
@@ -745,10 +749,11 @@ public final class IoUring implements AutoCloseable {
     private long dataAddress(MemorySegment buf, long offset, long length, boolean kernelWrites) {
         long a = buf.address() + offset;
         if (!buf.isNative() || offset < 0 || length < 0 || length > Integer.MAX_VALUE
-                || offset > buf.byteSize() - length || a < dataBase || a + length > dataEnd) {
-            throw new IllegalArgumentException("buffer must lie inside this ring's data() region [0x"
-                    + Long.toHexString(dataBase) + ", 0x" + Long.toHexString(dataEnd) + "): " + buf + " at +" + offset
-                    + " for " + length + " bytes");
+                || offset > buf.byteSize() - length
+                || !((a >= dataBase && a + length <= dataEnd) || (bufEnd > bufBase && a >= bufBase && a + length <= bufEnd))) {
+            throw new IllegalArgumentException("buffer must lie inside this ring's data() [0x" + Long.toHexString(dataBase)
+                    + ", 0x" + Long.toHexString(dataEnd) + ") or bufferData() [0x" + Long.toHexString(bufBase) + ", 0x"
+                    + Long.toHexString(bufEnd) + "): " + buf + " at +" + offset + " for " + length + " bytes");
         }
         if (kernelWrites && buf.isReadOnly()) {
             throw new IllegalArgumentException("buffer is read-only; the kernel would write into it: " + buf);
