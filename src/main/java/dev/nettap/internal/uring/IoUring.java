@@ -229,6 +229,12 @@ public final class IoUring implements AutoCloseable {
             io_uring_params.flags(params, flags);
             io_uring_params.cq_entries(params, cqEntries);
             fd = UringCalls.setup(errno, entries, params);
+            if (fd < 0 && Sys.errno(errno) == linux_h.EINVAL()) { // SUBMIT_ALL is 5.18+: go on without it
+                params.fill((byte) 0);
+                io_uring_params.flags(params, flags & ~linux_h.IORING_SETUP_SUBMIT_ALL());
+                io_uring_params.cq_entries(params, cqEntries);
+                fd = UringCalls.setup(errno, entries, params);
+            }
             if (fd < 0) {
                 int e = Sys.errno(errno);
                 throw new UringException("io_uring_setup(" + entries + ")", e, explainSetup(e));
@@ -943,7 +949,7 @@ public final class IoUring implements AutoCloseable {
     /**
      * Cancels every request in flight, waits for all their completions (discarding them), then
      * closes the ring fd and frees the rings, {@link #data()} and the provided buffers. Prepared
-     * requests not yet submitted are submitted and cancelled with the rest. Idempotent; owner
+     * requests not yet submitted are dropped: they never reach the kernel. Idempotent; owner
      * thread only. If the kernel does not finish within 5 s, the memory stays allocated (leaked on
      * purpose, logged) rather than freed under a running request.
      */
@@ -957,15 +963,18 @@ public final class IoUring implements AutoCloseable {
         }
         long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
         try {
+            // Prepared requests the kernel has not taken are dropped: the kernel reads the SQ tail
+            // only inside io_uring_enter (no SQPOLL), so moving it back to its head retracts them.
+            int head = (int) INT.getAcquire(ring, sqHead);
+            sqeTail = published = consumed = head;
+            // ORDERING: release, as in publish(); the next enter sees no SQE beyond the head.
+            INT.setRelease(ring, sqTail, head);
             drain(null, 0);
-            while ((inFlight > 0 || pending() > 0) && System.nanoTime() - deadline < 0) {
-                if (inFlight + pending() > 0) {
-                    long at = nextSqe(RESERVED_USER_DATA);
-                    if (at >= 0) {
-                        fill(at, OP_ASYNC_CANCEL, -1, 0, 0, 0,
-                                linux_h.IORING_ASYNC_CANCEL_ANY() | linux_h.IORING_ASYNC_CANCEL_ALL(), 0,
-                                RESERVED_USER_DATA);
-                    }
+            while (inFlight > 0 && System.nanoTime() - deadline < 0) {
+                long at = nextSqe(RESERVED_USER_DATA); // again each round: a request may have been running
+                if (at >= 0) {
+                    fill(at, OP_ASYNC_CANCEL, -1, 0, 0, 0,
+                            linux_h.IORING_ASYNC_CANCEL_ANY() | linux_h.IORING_ASYNC_CANCEL_ALL(), 0, RESERVED_USER_DATA);
                 }
                 enter(1, ENTER_GETEVENTS, 100_000_000L);
                 drain(null, 0);
