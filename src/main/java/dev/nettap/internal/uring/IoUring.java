@@ -349,12 +349,14 @@ public final class IoUring implements AutoCloseable {
     /** {@return completions the kernel dropped for good (CQ {@code overflow} counter; 0 with NODROP unless out of memory)} */
     public int droppedCompletions() {
         checkOpen();
+        // ORDERING: acquire, pairing with the kernel's update of the counter (informational only).
         return (int) INT.getAcquire(ring, cqOverflow);
     }
 
     /** {@return SQEs the kernel dropped as invalid (SQ {@code dropped} counter)} */
     public int droppedSubmissions() {
         checkOpen();
+        // ORDERING: acquire, pairing with the kernel's update of the counter (informational only).
         return (int) INT.getAcquire(ring, sqDropped);
     }
 
