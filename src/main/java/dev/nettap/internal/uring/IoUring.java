@@ -1,12 +1,5 @@
 package dev.nettap.internal.uring;
 
-import dev.nettap.internal.linux.__kernel_timespec;
-import dev.nettap.internal.linux.io_cqring_offsets;
-import dev.nettap.internal.linux.io_sqring_offsets;
-import dev.nettap.internal.linux.io_uring_buf;
-import dev.nettap.internal.linux.io_uring_buf_reg;
-import dev.nettap.internal.linux.io_uring_cqe;
-import dev.nettap.internal.linux.io_uring_getevents_arg;
 import dev.nettap.internal.linux.io_uring_params;
 import dev.nettap.internal.linux.iovec;
 import dev.nettap.internal.linux.linux_h;
@@ -14,7 +7,6 @@ import dev.nettap.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 
 /**
  * One io_uring instance driven without liburing: {@code io_uring_setup}/{@code io_uring_enter}/
@@ -76,34 +68,10 @@ public final class IoUring implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger("dev.nettap.uring");
     private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
-    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
-    private static final VarHandle SHORT = ValueLayout.JAVA_SHORT.varHandle();
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT;
-    private static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
-
-    // SQE field offsets (jextract/nettap.h names them from the kernel's struct io_uring_sqe).
-    private static final long SQE_SIZE = linux_h.NETTAP_SQE_SIZE();
-    private static final long SQE_OPCODE = linux_h.NETTAP_SQE_OPCODE();
-    private static final long SQE_FLAGS = linux_h.NETTAP_SQE_FLAGS();
-    private static final long SQE_FD = linux_h.NETTAP_SQE_FD();
-    private static final long SQE_OFF = linux_h.NETTAP_SQE_OFF();
-    private static final long SQE_ADDR = linux_h.NETTAP_SQE_ADDR();
-    private static final long SQE_LEN = linux_h.NETTAP_SQE_LEN();
-    private static final long SQE_OP_FLAGS = linux_h.NETTAP_SQE_OP_FLAGS();
-    private static final long SQE_USER_DATA = linux_h.NETTAP_SQE_USER_DATA();
-    private static final long SQE_BUF_INDEX = linux_h.NETTAP_SQE_BUF_INDEX();
-    private static final long CQE_SIZE = io_uring_cqe.sizeof();
-    private static final long CQE_USER_DATA = io_uring_cqe.user_data$offset();
-    private static final long CQE_RES = io_uring_cqe.res$offset();
-    private static final long CQE_FLAGS = io_uring_cqe.flags$offset();
     private static final long IOV_SIZE = iovec.sizeof();
     private static final long IOV_BASE = iovec.iov_base$offset();
     private static final long IOV_LEN = iovec.iov_len$offset();
-    private static final long BUF_SIZE = io_uring_buf.sizeof();
-    private static final long BUF_RING_TAIL = linux_h.NETTAP_BUF_RING_TAIL();
-
     private static final int OP_READV = linux_h.IORING_OP_READV();
     private static final int OP_WRITEV = linux_h.IORING_OP_WRITEV();
     private static final int OP_READ = linux_h.IORING_OP_READ();
@@ -113,12 +81,7 @@ public final class IoUring implements AutoCloseable {
     private static final int OP_POLL_ADD = linux_h.IORING_OP_POLL_ADD();
     private static final int OP_ASYNC_CANCEL = linux_h.IORING_OP_ASYNC_CANCEL();
     private static final int OP_READ_MULTISHOT = linux_h.IORING_OP_READ_MULTISHOT();
-    private static final int CQE_F_MORE = linux_h.IORING_CQE_F_MORE();
-    private static final int CQE_F_BUFFER = linux_h.IORING_CQE_F_BUFFER();
-    private static final int CQE_BUFFER_SHIFT = linux_h.IORING_CQE_BUFFER_SHIFT();
-    private static final int SQ_CQ_OVERFLOW = linux_h.IORING_SQ_CQ_OVERFLOW();
-    private static final int ENTER_GETEVENTS = linux_h.IORING_ENTER_GETEVENTS();
-    private static final int ENTER_EXT_ARG = linux_h.IORING_ENTER_EXT_ARG();
+    private static final int GETEVENTS = Rings.ENTER_GETEVENTS;
 
     private final Thread owner = Thread.currentThread();
     /** Owns everything below (rings via munmap cleanups, iovecs, data, buffer ring); closed last. */
@@ -126,77 +89,28 @@ public final class IoUring implements AutoCloseable {
     private final int ringFd;
     private final int features;
     private final MemorySegment errno;
-    /** SQ and CQ rings: one mapping (IORING_FEAT_SINGLE_MMAP). */
-    private final MemorySegment ring;
-    private final MemorySegment sqes;
-    private final long sqHead, sqTail, sqFlags, sqDropped;
-    private final int sqMask, sqEntries;
-    private final long cqHead, cqTail, cqOverflow, cqes;
-    private final int cqMask, cqEntries;
+    private final Rings rings;
     /** MAX_SEGMENTS iovecs per SQE slot: slot i's table is used only by the request in SQE i. */
     private final MemorySegment iovs;
     private final MemorySegment data;
     private final long dataBase, dataEnd;
-    /** io_uring_getevents_arg + __kernel_timespec for bounded waits (IORING_ENTER_EXT_ARG). */
-    private final MemorySegment waitArg, waitTs;
-
-    /** Next SQE to fill (not yet visible to the kernel until published). */
-    private int sqeTail;
-    /** SQ tail last released to the kernel. */
-    private int published;
-    /** SQEs the kernel has consumed, by our count (io_uring_enter results). */
-    private int consumed;
-    /** Our copy of the CQ head (we are its only writer). */
-    private int cqHeadLocal;
-    /** Requests consumed by the kernel whose final completion has not been reaped. */
-    private long inFlight;
     private boolean closed;
 
     private MemorySegment fixedRegion;
     private long fixedBase, fixedEnd;
     private int registeredFiles;
+    private BufferRing buffers;
 
-    private MemorySegment bufRing;
-    private MemorySegment bufData;
-    private long bufBase, bufEnd;
-    private int bufCount, bufSize, bufGroup = -1;
-    private short bufTail;
-    private boolean[] bufHeld;
-
-    private IoUring(Arena arena, int ringFd, MemorySegment params, MemorySegment errno, MemorySegment ring,
-                    MemorySegment sqes, long dataBytes) {
+    private IoUring(Arena arena, int ringFd, int features, MemorySegment errno, Rings rings, long dataBytes) {
         this.arena = arena;
         this.ringFd = ringFd;
+        this.features = features;
         this.errno = errno;
-        this.ring = ring;
-        this.sqes = sqes;
-        this.features = io_uring_params.features(params);
-        MemorySegment sq = io_uring_params.sq_off(params), cq = io_uring_params.cq_off(params);
-        sqHead = io_sqring_offsets.head(sq);
-        sqTail = io_sqring_offsets.tail(sq);
-        sqFlags = io_sqring_offsets.flags(sq);
-        sqDropped = io_sqring_offsets.dropped(sq);
-        sqEntries = io_uring_params.sq_entries(params);
-        sqMask = ring.get(U32, io_sqring_offsets.ring_mask(sq));
-        long sqArray = io_sqring_offsets.array(sq);
-        cqHead = io_cqring_offsets.head(cq);
-        cqTail = io_cqring_offsets.tail(cq);
-        cqOverflow = io_cqring_offsets.overflow(cq);
-        cqes = io_cqring_offsets.cqes(cq);
-        cqEntries = io_uring_params.cq_entries(params);
-        cqMask = ring.get(U32, io_cqring_offsets.ring_mask(cq));
-        for (int i = 0; i < sqEntries; i++) {
-            ring.set(U32, sqArray + 4L * i, i); // SQ slot i always names SQE i
-        }
-        sqeTail = published = consumed = ring.get(U32, sqTail);
-        cqHeadLocal = ring.get(U32, cqHead);
-        iovs = arena.allocate(IOV_SIZE * MAX_SEGMENTS * sqEntries, 8);
+        this.rings = rings;
+        iovs = arena.allocate(IOV_SIZE * MAX_SEGMENTS * rings.sqEntries, 8);
         data = arena.allocate(dataBytes, 4096);
         dataBase = data.address();
         dataEnd = dataBase + dataBytes;
-        waitArg = io_uring_getevents_arg.allocate(arena);
-        waitTs = __kernel_timespec.allocate(arena);
-        io_uring_getevents_arg.ts(waitArg, waitTs.address());
     }
 
     /**
@@ -245,13 +159,7 @@ public final class IoUring implements AutoCloseable {
                         + Integer.toHexString(features) + ", need 0x" + Integer.toHexString(REQUIRED_FEATURES)
                         + ": SINGLE_MMAP, NODROP, SUBMIT_STABLE, EXT_ARG; Linux 5.11+)");
             }
-            MemorySegment sq = io_uring_params.sq_off(params), cq = io_uring_params.cq_off(params);
-            long sqSize = io_sqring_offsets.array(sq) + 4L * io_uring_params.sq_entries(params);
-            long cqSize = io_cqring_offsets.cqes(cq) + CQE_SIZE * io_uring_params.cq_entries(params);
-            MemorySegment ring = map(errno, arena, fd, Math.max(sqSize, cqSize), linux_h.IORING_OFF_SQ_RING(), "rings");
-            MemorySegment sqes = map(errno, arena, fd, SQE_SIZE * io_uring_params.sq_entries(params),
-                    linux_h.IORING_OFF_SQES(), "SQE array");
-            IoUring r = new IoUring(arena, fd, params, errno, ring, sqes, dataBytes);
+            IoUring r = new IoUring(arena, fd, features, errno, new Rings(arena, errno, fd, params), dataBytes);
             LIVE.incrementAndGet();
             return r;
         } catch (Throwable t) {
@@ -271,21 +179,6 @@ public final class IoUring implements AutoCloseable {
             return "io_uring is forbidden here (kernel.io_uring_disabled, a seccomp filter or an LSM)";
         }
         return null;
-    }
-
-    private static MemorySegment map(MemorySegment errno, Arena arena, int fd, long size, long offset, String what)
-            throws UringException {
-        MemorySegment at = UringCalls.mmapShared(errno, size, fd, offset);
-        if (at.address() == -1L) {
-            int e = Sys.errno(errno);
-            throw new UringException("mmap of the io_uring " + what + " (" + size + " bytes)", e, null);
-        }
-        // SAFETY: the kernel mapped `size` bytes at `at` (MAP_SHARED, read/write); the mapping stays
-        // until munmap, which only the cleanup of this (confined) arena runs, when the arena closes:
-        // after that, every segment derived from this one is dead and any access throws.
-        @SuppressWarnings("restricted")
-        MemorySegment mapped = at.reinterpret(size, arena, seg -> UringCalls.munmap(Sys.errnoSlot(), seg, size));
-        return mapped;
     }
 
     // ---- accessors ------------------------------------------------------------------------------
@@ -311,12 +204,12 @@ public final class IoUring implements AutoCloseable {
 
     /** {@return the submission queue size} */
     public int sqEntries() {
-        return sqEntries;
+        return rings.sqEntries;
     }
 
     /** {@return the completion queue size} */
     public int cqEntries() {
-        return cqEntries;
+        return rings.cqEntries;
     }
 
     /**
@@ -331,33 +224,30 @@ public final class IoUring implements AutoCloseable {
 
     /** {@return requests the kernel took whose final completion has not been reaped yet} */
     public long inFlight() {
-        return inFlight;
+        return rings.inFlight;
     }
 
     /** {@return prepared requests not yet taken by the kernel} */
     public int pending() {
-        return sqeTail - consumed;
+        return rings.pending();
     }
 
     /** {@return true while the kernel holds completions that did not fit the CQ ({@code IORING_SQ_CQ_OVERFLOW})} */
     public boolean cqOverflowed() {
         checkOpen();
-        // ORDERING: acquire, as the kernel sets the flag with a release after queueing the overflow.
-        return ((int) INT.getAcquire(ring, sqFlags) & SQ_CQ_OVERFLOW) != 0;
+        return rings.cqOverflowed();
     }
 
     /** {@return completions the kernel dropped for good (CQ {@code overflow} counter; 0 with NODROP unless out of memory)} */
     public int droppedCompletions() {
         checkOpen();
-        // ORDERING: acquire, pairing with the kernel's update of the counter (informational only).
-        return (int) INT.getAcquire(ring, cqOverflow);
+        return rings.droppedCompletions();
     }
 
     /** {@return SQEs the kernel dropped as invalid (SQ {@code dropped} counter)} */
     public int droppedSubmissions() {
         checkOpen();
-        // ORDERING: acquire, pairing with the kernel's update of the counter (informational only).
-        return (int) INT.getAcquire(ring, sqDropped);
+        return rings.droppedSubmissions();
     }
 
     // ---- registration ---------------------------------------------------------------------------
@@ -450,55 +340,24 @@ public final class IoUring implements AutoCloseable {
      */
     public void setUpBufferRing(int group, int count, int size) throws UringException {
         checkOpen();
-        if (group < 0 || group > 0xFFFF) {
-            throw new IllegalArgumentException("buffer group must be 0..65535, is " + group);
+        if (buffers != null) {
+            throw new IllegalStateException("a provided-buffer ring is set up already (group " + buffers.group + ")");
         }
-        if (count < 1 || count > 32768 || Integer.bitCount(count) != 1) {
-            throw new IllegalArgumentException("buffer count must be a power of two 1..32768, is " + count);
-        }
-        if (size < 1 || size > (1 << 20)) {
-            throw new IllegalArgumentException("buffer size must be 1..1048576, is " + size);
-        }
-        if (bufRing != null) {
-            throw new IllegalStateException("a provided-buffer ring is set up already (group " + bufGroup + ")");
-        }
-        MemorySegment ringMem = arena.allocate(BUF_SIZE * count, 4096); // the kernel wants it page-aligned
-        MemorySegment dataMem = arena.allocate((long) count * size, 64);
-        MemorySegment reg = io_uring_buf_reg.allocate(arena);
-        io_uring_buf_reg.ring_addr(reg, ringMem.address());
-        io_uring_buf_reg.ring_entries(reg, count);
-        io_uring_buf_reg.bgid(reg, (short) group);
-        // SAFETY: reg describes ringMem, which this ring's arena keeps until after the last completion.
-        if (UringCalls.register(errno, ringFd, linux_h.IORING_REGISTER_PBUF_RING(), reg, 1) < 0) {
-            throw new UringException("io_uring_register(IORING_REGISTER_PBUF_RING, group " + group + ", " + count
-                    + " buffers)", Sys.errno(errno), null);
-        }
-        bufRing = ringMem;
-        bufData = dataMem;
-        bufBase = dataMem.address();
-        bufEnd = bufBase + dataMem.byteSize();
-        bufCount = count;
-        bufSize = size;
-        bufGroup = group;
-        bufHeld = new boolean[count];
-        for (int id = 0; id < count; id++) {
-            offer(id);
-        }
-        publishBuffers();
+        buffers = BufferRing.register(arena, errno, ringFd, group, count, size);
     }
 
     /** {@return the provided buffers' memory: buffer {@code id} is at {@code id * bufferSize()}} */
     public MemorySegment bufferData() {
         checkOpen();
-        if (bufData == null) {
+        if (buffers == null) {
             throw new IllegalStateException("no provided-buffer ring: call setUpBufferRing first");
         }
-        return bufData;
+        return buffers.data;
     }
 
     /** {@return the size of each provided buffer, 0 without a buffer ring} */
     public int bufferSize() {
-        return bufSize;
+        return buffers == null ? 0 : buffers.size;
     }
 
     /**
@@ -509,30 +368,10 @@ public final class IoUring implements AutoCloseable {
      */
     public void recycleBuffer(int id) {
         checkOpen();
-        if (bufHeld == null || id < 0 || id >= bufCount || !bufHeld[id]) {
-            throw new IllegalArgumentException("buffer " + id + " is not held by the caller (ids come from reaped "
-                    + "completions and go back once)");
+        if (buffers == null) {
+            throw new IllegalArgumentException("buffer " + id + " is not held by the caller: no provided-buffer ring");
         }
-        bufHeld[id] = false;
-        offer(id);
-        publishBuffers();
-    }
-
-    private void offer(int id) {
-        long e = BUF_SIZE * (bufTail & (bufCount - 1));
-        // SAFETY: e is entry (tail mod count) of a ring of bufCount entries; the entry names buffer id
-        // (id < bufCount) of bufData, which lives until the ring is freed. resv (overlaid by the ring's
-        // tail in entry 0) is not written.
-        bufRing.set(U64, e + io_uring_buf.addr$offset(), bufData.address() + (long) id * bufSize);
-        bufRing.set(U32, e + io_uring_buf.len$offset(), bufSize);
-        bufRing.set(U16, e + io_uring_buf.bid$offset(), (short) id);
-        bufTail++;
-    }
-
-    private void publishBuffers() {
-        // ORDERING: release: the entries written by offer() become visible before the tail the
-        // kernel reads with smp_load_acquire.
-        SHORT.setRelease(bufRing, BUF_RING_TAIL, bufTail);
+        buffers.recycle(id);
     }
 
     // ---- submission -----------------------------------------------------------------------------
@@ -653,11 +492,11 @@ public final class IoUring implements AutoCloseable {
     public boolean prepCancel(long target, long userData) {
         checkOpen();
         checkUserData(userData);
-        long at = nextSqe(userData);
+        long at = rings.nextSqe();
         if (at < 0) {
             return false;
         }
-        fill(at, OP_ASYNC_CANCEL, -1, 0, target, 0, 0, 0, userData);
+        rings.fill(at, OP_ASYNC_CANCEL, -1, 0, target, 0, 0, 0, userData);
         return true;
     }
 
@@ -673,13 +512,13 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepReadMultishot(int file, int sqeFlags, long userData) {
-        if (bufRing == null) {
+        if (buffers == null) {
             throw new IllegalStateException("multishot reads need a provided-buffer ring: call setUpBufferRing first");
         }
         if ((sqeFlags & ~FIXED_FILE) != 0) {
             throw new IllegalArgumentException("multishot reads take only FIXED_FILE, not 0x" + Integer.toHexString(sqeFlags));
         }
-        return queue(OP_READ_MULTISHOT, file, sqeFlags | linux_h.IOSQE_BUFFER_SELECT(), 0, 0, 0, bufGroup, userData);
+        return queue(OP_READ_MULTISHOT, file, sqeFlags | linux_h.IOSQE_BUFFER_SELECT(), 0, 0, 0, buffers.group, userData);
     }
 
     private boolean vectored(int op, int file, int sqeFlags, MemorySegment[] bufs, int count, long userData,
@@ -695,11 +534,11 @@ public final class IoUring implements AutoCloseable {
         }
         checkFile(file, sqeFlags);
         checkUserData(userData);
-        long at = nextSqe(userData);
+        long at = rings.nextSqe();
         if (at < 0) {
             return false;
         }
-        long table = (at / SQE_SIZE) * IOV_SIZE * MAX_SEGMENTS;
+        long table = (at / Rings.SQE_SIZE) * IOV_SIZE * MAX_SEGMENTS;
         for (int i = 0; i < count; i++) {
             long e = table + i * IOV_SIZE;
             // SAFETY: e is entry i < MAX_SEGMENTS of SQE slot (at/SQE_SIZE)'s own table inside iovs; the
@@ -707,7 +546,7 @@ public final class IoUring implements AutoCloseable {
             iovs.set(U64, e + IOV_BASE, bufs[i].address());
             iovs.set(U64, e + IOV_LEN, bufs[i].byteSize());
         }
-        fill(at, op, file, sqeFlags, iovs.address() + table, count, 0, 0, userData);
+        rings.fill(at, op, file, sqeFlags, iovs.address() + table, count, 0, 0, userData);
         return true;
     }
 
@@ -715,53 +554,23 @@ public final class IoUring implements AutoCloseable {
         checkOpen();
         checkFile(file, sqeFlags);
         checkUserData(userData);
-        long at = nextSqe(userData);
+        long at = rings.nextSqe();
         if (at < 0) {
             return false;
         }
-        fill(at, op, file, sqeFlags, addr, len, opFlags, bufIndex, userData);
+        rings.fill(at, op, file, sqeFlags, addr, len, opFlags, bufIndex, userData);
         return true;
-    }
-
-    /** Byte offset of the next free SQE (zeroed), or -1 if the SQ is full. */
-    private long nextSqe(long userData) {
-        // ORDERING: acquire the kernel's SQ head: its reads of the slots it consumed happen before
-        // we overwrite them.
-        int head = (int) INT.getAcquire(ring, sqHead);
-        if (sqeTail - head >= sqEntries) {
-            return -1;
-        }
-        long at = (sqeTail & sqMask) * SQE_SIZE;
-        for (long o = 0; o < SQE_SIZE; o += 8) {
-            sqes.set(U64, at + o, 0L);
-        }
-        sqeTail++;
-        return at;
-    }
-
-    private void fill(long at, int op, int file, int sqeFlags, long addr, int len, int opFlags, int bufIndex,
-                      long userData) {
-        // SAFETY: `at` is a whole SQE inside the mapped SQE array (slot index masked by sqMask); the
-        // kernel reads it only after the SQ tail is released in publish().
-        sqes.set(U8, at + SQE_OPCODE, (byte) op);
-        sqes.set(U8, at + SQE_FLAGS, (byte) sqeFlags);
-        sqes.set(U32, at + SQE_FD, file);
-        sqes.set(U64, at + SQE_OFF, 0L); // TAPs are streams: no file position
-        sqes.set(U64, at + SQE_ADDR, addr);
-        sqes.set(U32, at + SQE_LEN, len);
-        sqes.set(U32, at + SQE_OP_FLAGS, opFlags);
-        sqes.set(U64, at + SQE_USER_DATA, userData);
-        sqes.set(U16, at + SQE_BUF_INDEX, (short) bufIndex);
     }
 
     private long dataAddress(MemorySegment buf, long offset, long length, boolean kernelWrites) {
         long a = buf.address() + offset;
         if (!buf.isNative() || offset < 0 || length < 0 || length > Integer.MAX_VALUE
                 || offset > buf.byteSize() - length
-                || !((a >= dataBase && a + length <= dataEnd) || (bufEnd > bufBase && a >= bufBase && a + length <= bufEnd))) {
+                || !((a >= dataBase && a + length <= dataEnd) || (buffers != null && buffers.contains(a, length)))) {
             throw new IllegalArgumentException("buffer must lie inside this ring's data() [0x" + Long.toHexString(dataBase)
-                    + ", 0x" + Long.toHexString(dataEnd) + ") or bufferData() [0x" + Long.toHexString(bufBase) + ", 0x"
-                    + Long.toHexString(bufEnd) + "): " + buf + " at +" + offset + " for " + length + " bytes");
+                    + ", 0x" + Long.toHexString(dataEnd) + ")" + (buffers == null ? "" : " or bufferData() [0x"
+                    + Long.toHexString(buffers.base) + ", 0x" + Long.toHexString(buffers.end) + ")") + ": " + buf
+                    + " at +" + offset + " for " + length + " bytes");
         }
         if (kernelWrites && buf.isReadOnly()) {
             throw new IllegalArgumentException("buffer is read-only; the kernel would write into it: " + buf);
@@ -803,15 +612,6 @@ public final class IoUring implements AutoCloseable {
         }
     }
 
-    private void publish() {
-        if (published != sqeTail) {
-            // ORDERING: release: every SQE and iovec store before this is visible to the kernel,
-            // which reads the tail with smp_load_acquire in io_uring_enter.
-            INT.setRelease(ring, sqTail, sqeTail);
-            published = sqeTail;
-        }
-    }
-
     /**
      * Hands every prepared request to the kernel in one {@code io_uring_enter}.
      *
@@ -821,7 +621,7 @@ public final class IoUring implements AutoCloseable {
      */
     public int submit() throws UringException {
         checkOpen();
-        return enter(0, 0, -1);
+        return rings.enter(0, 0, -1);
     }
 
     /**
@@ -836,10 +636,10 @@ public final class IoUring implements AutoCloseable {
      */
     public int await(Completions out, int minComplete, long timeoutNanos) throws UringException {
         checkOpen();
-        if (minComplete > 0 && cqReady() < minComplete) {
-            enter(Math.min(minComplete, cqEntries), ENTER_GETEVENTS, timeoutNanos);
-        } else if (pending() > 0) {
-            enter(0, 0, -1);
+        if (minComplete > 0 && rings.cqReady() < minComplete) {
+            rings.enter(Math.min(minComplete, rings.cqEntries), GETEVENTS, timeoutNanos);
+        } else if (rings.pending() > 0) {
+            rings.enter(0, 0, -1);
         }
         return reap(out);
     }
@@ -855,85 +655,12 @@ public final class IoUring implements AutoCloseable {
      */
     public int reap(Completions out) throws UringException {
         checkOpen();
-        int n = drain(out, 0);
-        if (n < out.capacity() && cqOverflowed()) {
-            enter(0, ENTER_GETEVENTS, -1);
-            n = drain(out, n);
+        int n = rings.drain(out, 0, RESERVED_USER_DATA, buffers);
+        if (n < out.capacity() && rings.cqOverflowed()) {
+            rings.enter(0, GETEVENTS, -1);
+            n = rings.drain(out, n, RESERVED_USER_DATA, buffers);
         }
         out.count = n;
-        return n;
-    }
-
-    private int cqReady() {
-        // ORDERING: acquire, as in drain().
-        return (int) INT.getAcquire(ring, cqTail) - cqHeadLocal;
-    }
-
-    private int drain(Completions out, int n) {
-        int cap = out == null ? Integer.MAX_VALUE : out.capacity();
-        // ORDERING: acquire the kernel's CQ tail: the CQEs it wrote before releasing the tail are
-        // visible to the plain reads below.
-        int tail = (int) INT.getAcquire(ring, cqTail);
-        int head = cqHeadLocal;
-        while (head != tail && n < cap) {
-            long at = cqes + (head & cqMask) * CQE_SIZE;
-            // SAFETY: `at` is a whole CQE inside the mapped CQ (index masked by cqMask).
-            long ud = ring.get(U64, at + CQE_USER_DATA);
-            int res = ring.get(U32, at + CQE_RES);
-            int flags = ring.get(U32, at + CQE_FLAGS);
-            head++;
-            if ((flags & CQE_F_MORE) == 0) {
-                inFlight--;
-            }
-            if ((flags & CQE_F_BUFFER) != 0 && bufHeld != null) {
-                int id = flags >>> CQE_BUFFER_SHIFT;
-                if (id < bufCount) {
-                    bufHeld[id] = true;
-                }
-            }
-            if (ud == RESERVED_USER_DATA || out == null) {
-                continue; // the ring's own cancel, or a completion close() discards
-            }
-            out.userData[n] = ud;
-            out.res[n] = res;
-            out.flags[n] = flags;
-            n++;
-        }
-        cqHeadLocal = head;
-        // ORDERING: release our CQ head after reading those CQEs, so the kernel (which reads the
-        // head with acquire) does not overwrite entries we are still reading.
-        INT.setRelease(ring, cqHead, head);
-        return n;
-    }
-
-    /** io_uring_enter with what is prepared; waits per the arguments. Returns SQEs taken. */
-    private int enter(int minComplete, int flags, long timeoutNanos) throws UringException {
-        publish();
-        int toSubmit = sqeTail - consumed;
-        if (toSubmit == 0 && flags == 0) {
-            return 0;
-        }
-        MemorySegment arg = MemorySegment.NULL;
-        long argSize = 0;
-        if ((flags & ENTER_GETEVENTS) != 0 && timeoutNanos >= 0) {
-            waitTs.set(ValueLayout.JAVA_LONG, __kernel_timespec.tv_sec$offset(), timeoutNanos / 1_000_000_000L);
-            waitTs.set(ValueLayout.JAVA_LONG, __kernel_timespec.tv_nsec$offset(), timeoutNanos % 1_000_000_000L);
-            arg = waitArg;
-            argSize = io_uring_getevents_arg.sizeof();
-            flags |= ENTER_EXT_ARG;
-        }
-        // SAFETY: arg is NULL or this ring's io_uring_getevents_arg (pointing at waitTs), both alive.
-        int n = UringCalls.enter(errno, ringFd, toSubmit, minComplete, flags, arg, argSize);
-        if (n < 0) {
-            int e = Sys.errno(errno);
-            if (e == linux_h.EAGAIN() || e == linux_h.EBUSY() || e == linux_h.EINTR() || e == linux_h.ETIME()) {
-                return 0;
-            }
-            throw new UringException("io_uring_enter(to_submit " + toSubmit + ", min_complete " + minComplete + ")", e,
-                    null);
-        }
-        consumed += n;
-        inFlight += n;
         return n;
     }
 
@@ -965,33 +692,28 @@ public final class IoUring implements AutoCloseable {
         }
         long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
         try {
-            // Prepared requests the kernel has not taken are dropped: the kernel reads the SQ tail
-            // only inside io_uring_enter (no SQPOLL), so moving it back to its head retracts them.
-            int head = (int) INT.getAcquire(ring, sqHead);
-            sqeTail = published = consumed = head;
-            // ORDERING: release, as in publish(); the next enter sees no SQE beyond the head.
-            INT.setRelease(ring, sqTail, head);
-            drain(null, 0);
-            while (inFlight > 0 && System.nanoTime() - deadline < 0) {
-                long at = nextSqe(RESERVED_USER_DATA); // again each round: a request may have been running
+            rings.retract(); // prepared requests the kernel has not taken never reach it
+            rings.drain(null, 0, RESERVED_USER_DATA, buffers);
+            while (rings.inFlight > 0 && System.nanoTime() - deadline < 0) {
+                long at = rings.nextSqe(); // again each round: a request may have been running
                 if (at >= 0) {
-                    fill(at, OP_ASYNC_CANCEL, -1, 0, 0, 0,
+                    rings.fill(at, OP_ASYNC_CANCEL, -1, 0, 0, 0,
                             linux_h.IORING_ASYNC_CANCEL_ANY() | linux_h.IORING_ASYNC_CANCEL_ALL(), 0, RESERVED_USER_DATA);
                 }
-                enter(1, ENTER_GETEVENTS, 100_000_000L);
-                drain(null, 0);
+                rings.enter(1, GETEVENTS, 100_000_000L);
+                rings.drain(null, 0, RESERVED_USER_DATA, buffers);
             }
         } catch (UringException | RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "io_uring close: cancelling in-flight requests failed", e);
         } finally {
             closed = true;
             Sys.close(errno, ringFd);
-            if (inFlight == 0) {
+            if (rings.inFlight == 0) {
                 arena.close(); // unmaps the rings, frees iovecs, data and provided buffers
                 LIVE.decrementAndGet();
             } else {
                 LOG.log(System.Logger.Level.WARNING, "io_uring close: {0} request(s) still in flight after 5 s; "
-                        + "their memory is left allocated rather than freed under the kernel", inFlight);
+                        + "their memory is left allocated rather than freed under the kernel", rings.inFlight);
             }
         }
     }
