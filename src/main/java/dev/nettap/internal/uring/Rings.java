@@ -168,6 +168,7 @@ final class Rings {
      * io_uring_enter (no SQPOLL), so moving the tail back to its head retracts them.
      */
     void retract() {
+        // ORDERING: acquire, as in nextSqe(): the kernel is done with every slot before its head.
         int head = (int) INT.getAcquire(ring, sqHead);
         sqeTail = published = consumed = head;
         // ORDERING: release, as in publish(); the next enter sees no SQE beyond the head.
