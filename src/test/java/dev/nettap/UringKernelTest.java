@@ -548,28 +548,22 @@ class UringKernelTest {
         }
     }
 
-    private static final String TCP_SERVER = """
-            import hashlib, socket, sys
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("10.95.0.2", 5001)); s.listen(1); s.settimeout(30)
-            c, _ = s.accept(); c.settimeout(30); h = hashlib.sha256(); n = 0
-            while True:
-                b = c.recv(1 << 16)
-                if not b: break
-                h.update(b); n += len(b)
-            print("got", n, h.hexdigest())
-            """;
-    private static final String TCP_CLIENT = """
-            import hashlib, random, socket, sys, time
-            data = random.Random(14).randbytes(int(sys.argv[1]))
-            for attempt in range(100):
-                try:
-                    c = socket.create_connection(("10.95.0.2", 5001), timeout=30); break
-                except OSError:
-                    time.sleep(0.1)
-            c.sendall(data); c.close()
-            print("sent", len(data), hashlib.sha256(data).hexdigest())
-            """;
+    /** {@code action}'s channel, opened on a thread inside {@code netns}: its socket belongs to that namespace. */
+    private static <T> T inNamespace(java.nio.file.Path netns, java.util.concurrent.Callable<T> action) throws TapException {
+        return InNamespace.call(netns, () -> {
+            try {
+                return action.call();
+            } catch (Exception e) {
+                throw new IllegalStateException("in " + netns + ": " + e, e);
+            }
+        });
+    }
+
+    private static String sha256(byte[] b, int len) throws java.security.NoSuchAlgorithmException {
+        java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+        d.update(b, 0, len);
+        return java.util.HexFormat.of().formatHex(d.digest());
+    }
 
     @Test
     void kernelTcpCrossesARingForwarderBetweenTwoNamespacesWithOffloadsOn() throws Exception {
@@ -580,23 +574,39 @@ class UringKernelTest {
             a.setOffloads(offloads);
             b.setOffloads(offloads); // GSO super-frames and partial checksums pass through, header unchanged
             ns2.exec("sysctl", "-w", "net.ipv6.conf.all.disable_ipv6=1");
+            ns2.ip("link", "set", "lo", "up");
             up("nfa0", "10.95.0.1/24");
             ns2.ip("addr", "add", "10.95.0.2/24", "dev", "nfb0");
             ns2.ip("link", "set", "nfb0", "up");
             int bytes = 4 << 20;
-            AtomicReference<ScratchNamespace.Result> server = new AtomicReference<>(), client = new AtomicReference<>();
-            Thread srv = Thread.ofPlatform().start(() -> {
-                try {
-                    server.set(ns2.exec("/usr/bin/python3", "-c", TCP_SERVER));
-                } catch (IOException e) {
-                    server.set(new ScratchNamespace.Result(-1, e.toString()));
+            byte[] sent = new byte[bytes];
+            new java.util.Random(14).nextBytes(sent);
+            java.net.InetSocketAddress at = new java.net.InetSocketAddress("10.95.0.2", 5001);
+            java.nio.channels.ServerSocketChannel listener = inNamespace(ns2.path(),
+                    () -> java.nio.channels.ServerSocketChannel.open().bind(at));
+            java.nio.channels.SocketChannel conn = inNamespace(ns.path(), java.nio.channels.SocketChannel::open);
+            AtomicReference<Object> server = new AtomicReference<>(), client = new AtomicReference<>();
+            Thread srv = Thread.ofPlatform().start(() -> { // the kernel of ns2 receives
+                try (listener; java.net.Socket s = listener.socket().accept()) {
+                    s.setSoTimeout(30_000);
+                    byte[] got = new byte[bytes + 1];
+                    int n = 0;
+                    for (int r; n < got.length && (r = s.getInputStream().read(got, n, got.length - n)) > 0; ) {
+                        n += r;
+                    }
+                    server.set(n + " " + sha256(got, n));
+                } catch (Exception e) {
+                    server.set(e);
                 }
             });
-            Thread cli = Thread.ofPlatform().start(() -> {
-                try {
-                    client.set(ns.exec("/usr/bin/python3", "-c", TCP_CLIENT, Integer.toString(bytes)));
-                } catch (IOException e) {
-                    client.set(new ScratchNamespace.Result(-1, e.toString()));
+            Thread cli = Thread.ofPlatform().start(() -> { // the kernel of ns sends
+                try (conn) {
+                    conn.socket().connect(at, 30_000);
+                    conn.socket().getOutputStream().write(sent);
+                    conn.shutdownOutput();
+                    client.set(bytes + " " + sha256(sent, bytes));
+                } catch (Exception e) {
+                    client.set(e);
                 }
             });
             long frames = 0, superFrames = 0;
@@ -640,13 +650,8 @@ class UringKernelTest {
                 srv.join(10_000);
                 cli.join(10_000);
             }
-            ScratchNamespace.Result s = server.get(), c = client.get();
-            assertEquals(0, c.exitCode(), c.output());
-            assertEquals(0, s.exitCode(), s.output());
-            String sent = c.output().replaceAll("(?s).*sent (\\d+ \\p{XDigit}+).*", "$1");
-            String got = s.output().replaceAll("(?s).*got (\\d+ \\p{XDigit}+).*", "$1");
-            assertTrue(sent.startsWith(bytes + " "), c.output());
-            assertEquals(sent, got, "SHA-256 of what the kernel's TCP delivered through the ring");
+            assertTrue(client.get() instanceof String, "client: " + client.get());
+            assertEquals(client.get(), server.get(), "bytes and SHA-256 of what the kernel's TCP delivered through the ring");
             assertTrue(frames > 0 && superFrames > 0, "frames " + frames + ", GSO super-frames " + superFrames);
         } finally {
             ns2.close();
