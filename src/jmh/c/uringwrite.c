@@ -105,7 +105,12 @@ int main(int argc, char **argv) {
     strncpy(ifr.ifr_name, argv[2], IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     int hs = 12;
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0
+    /* A ring of an earlier run may still hold bt0 (the kernel tears rings down asynchronously): retry EBUSY briefly. */
+    for (int i = 0; fd >= 0 && ioctl(fd, TUNSETIFF, &ifr) < 0; i++) {
+        if (errno != EBUSY || i == 200) { perror("TUNSETIFF"); return 1; }
+        usleep(10000);
+    }
+    if (fd < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0
         || ioctl(fd, TUNSETOFFLOAD, 0) < 0) { perror("tap"); return 1; }
     pthread_t t;
     pthread_create(&t, NULL, idle, NULL);
@@ -134,6 +139,8 @@ int main(int argc, char **argv) {
     }
     double t1 = now_ns();
     printf("%zu %s %.1f ns/op (%ld failed)\n", size, fixed ? "fixed" : "writev", (t1 - t0) / n, fails);
+    io_uring_unregister_files(&ring); /* detach bt0 now, not when the kernel's teardown runs */
+    io_uring_unregister_buffers(&ring);
     io_uring_queue_exit(&ring);
     return 0;
 }

@@ -45,8 +45,9 @@ import java.lang.foreign.ValueLayout;
  * memory lives in a confined arena, so even a stray reference cannot touch it from another thread.
  *
  * <p><b>Close.</b> {@link #close()} cancels every request in flight ({@code IORING_OP_ASYNC_CANCEL}
- * with {@code IORING_ASYNC_CANCEL_ANY}), waits for all their completions (bounded: 5 s), then closes
- * the ring fd and frees the rings and data. If requests are still in flight after the bound, the
+ * with {@code IORING_ASYNC_CANCEL_ANY}), waits for all their completions (bounded: 5 s), releases
+ * the registered files and buffer (so a TAP queue is detached when close returns, not whenever the
+ * kernel's asynchronous ring teardown runs), then closes the ring fd and frees the rings and data. If requests are still in flight after the bound, the
  * memory is deliberately leaked (never freed under the kernel) and the fact is logged.
  */
 public final class IoUring implements AutoCloseable {
@@ -707,6 +708,18 @@ public final class IoUring implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "io_uring close: cancelling in-flight requests failed", e);
         } finally {
             closed = true;
+            if (rings.inFlight == 0) {
+                // The ring's teardown after close(2) runs asynchronously in the kernel, and until it
+                // has run the registered files stay referenced (a single-queue TAP stays attached:
+                // reopening it gives EBUSY) and the registered pages stay pinned. Unregistering with
+                // nothing in flight drops both now, before close() returns.
+                if (registeredFiles > 0) {
+                    UringCalls.register(errno, ringFd, linux_h.IORING_UNREGISTER_FILES(), MemorySegment.NULL, 0);
+                }
+                if (fixedRegion != null) {
+                    UringCalls.register(errno, ringFd, linux_h.IORING_UNREGISTER_BUFFERS(), MemorySegment.NULL, 0);
+                }
+            }
             Sys.close(errno, ringFd);
             if (rings.inFlight == 0) {
                 arena.close(); // unmaps the rings, frees iovecs, data and provided buffers
