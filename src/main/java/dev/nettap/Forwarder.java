@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
@@ -129,7 +130,7 @@ public final class Forwarder implements Runnable {
         }
         Outcome o;
         try (Arena arena = Arena.ofConfined()) {
-            o = loop(arena.allocate(Tap.VNET_HDR_SIZE, 8), arena.allocate(BUFFER_SIZE, 64));
+            o = loop(arena.allocate(VirtioNetHdr.SIZE, 8), arena.allocate(BUFFER_SIZE, 64));
         } catch (IllegalStateException e) {
             // A Tap was closed between our check and a read or write (its only way to say so).
             if (!source.isClosed() && !destination.isClosed()) {
