@@ -144,11 +144,12 @@ final class BridgeOracle implements AutoCloseable {
 
     /** The kernel's tx_dropped counters of A and B, for a failure message: a drop shows there. */
     String dropped() {
-        try {
-            return "tx_dropped: A " + a.statistics().kernel().txDropped() + ", B " + b.statistics().kernel().txDropped();
-        } catch (TapException e) {
-            return "tx_dropped unreadable: " + e.getMessage();
-        }
+        return "tx_dropped: A " + kernelTxDropped(a) + ", B " + kernelTxDropped(b);
+    }
+
+    private static String kernelTxDropped(Tap t) {
+        TapStatistics s = t.statistics();
+        return s.kernel().map(k -> Long.toString(k.txDropped())).orElse("unreadable (" + s.kernelSource() + ")");
     }
 
     @Override

@@ -202,8 +202,8 @@ class HostileGuestKernelTest {
         assertTrue(VirtioNetHdr.gsoEcn(txHdr), "the ECN bit is set for a CWR super-frame");
     }
 
-    private long txDropped() throws TapException {
-        return o.a.statistics().kernel().txDropped() + o.b.statistics().kernel().txDropped();
+    private long txDropped() {
+        return o.a.statistics().kernel().orElseThrow().txDropped() + o.b.statistics().kernel().orElseThrow().txDropped();
     }
 
     /**
