@@ -3,50 +3,71 @@ package dev.nettap;
 import dev.nettap.internal.linux.linux_h;
 
 /**
- * The one place where an io_uring completion's result becomes a {@link Tap} status: the ring path
- * must report exactly what the {@code readv}/{@code writev} path reports for the same errno.
- * Point this table at {@link Tap}'s when its statuses grow.
+ * The one place where an io_uring completion's result becomes a {@link Tap} status, with the same
+ * table as the {@code readv}/{@code writev} path ({@link Status}, as {@code FramePath} applies it):
+ * the virtio-net header is subtracted from byte counts, a read that filled its buffer exactly is
+ * {@link Status#POSSIBLY_TRUNCATED}, and each errno maps to the same named status. A request
+ * cancelled because its ring is closing is {@link Status#CLOSED}. Never throws per frame.
  */
 final class UringStatus {
     private UringStatus() {}
 
-    /** First of the statuses that carry an errno the TAP path has no name for: {@code OTHER_ERRNO - errno}. */
-    static final long OTHER_ERRNO = -1000;
+    private static final int HDR = Tap.VNET_HDR_SIZE;
 
     /**
-     * A completion's {@code res} as the {@code readv}/{@code writev} path would report it: bytes
-     * (unchanged, header included), or a status. A request cancelled because its ring or queue is
-     * closing is {@link Tap#CLOSED}; an errno without a status is {@code OTHER_ERRNO - errno}
-     * ({@link #errnoOf}), so a loop never throws per frame.
+     * A completion's {@code res} as the {@code readv}/{@code writev} path reports it.
      *
-     * @param res the CQE's result: bytes, or minus an errno
-     * @return bytes, or a negative status
+     * @param res      the CQE's result: bytes (header included), or minus an errno
+     * @param capacity the frame buffer's size (reads: equal to it means possibly truncated)
+     * @param reads    whether the request was a read
+     * @return the frame's length without the header, or a negative status
      */
-    static long of(int res) {
+    static long frame(int res, long capacity, boolean reads) {
         if (res >= 0) {
-            return res;
+            long len = Math.max(0, res - HDR);
+            return reads && len == capacity ? Status.POSSIBLY_TRUNCATED : len;
         }
-        int e = -res;
-        if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) {
-            return Tap.WOULD_BLOCK;
-        }
-        if (e == linux_h.EIO()) {
-            return Tap.LINK_DOWN;
-        }
-        if (e == linux_h.EINVAL()) {
-            return Tap.MALFORMED;
-        }
-        if (e == linux_h.EBADFD()) {
-            return Tap.DEVICE_GONE;
-        }
-        if (e == linux_h.ECANCELED()) {
-            return Tap.CLOSED;
-        }
-        return OTHER_ERRNO - e;
+        return ofErrno(-res);
     }
 
-    /** {@return the errno a status from {@link #of} carries, or 0 for a named status or a byte count} */
-    static int errnoOf(long status) {
-        return status <= OTHER_ERRNO ? (int) (OTHER_ERRNO - status) : 0;
+    /**
+     * {@return a completion's {@code res} unchanged when it is a byte count, else the status of its
+     * errno ({@link #ofErrno})}
+     *
+     * @param res the CQE's result
+     */
+    static long of(int res) {
+        return res >= 0 ? res : ofErrno(-res);
+    }
+
+    /**
+     * {@return the status of {@code errno}: the {@code readv}/{@code writev} path's table, plus
+     * {@code ECANCELED} as {@link Status#CLOSED}; {@link Status#KERNEL_ERROR} for the rest}
+     *
+     * @param e a positive errno
+     */
+    static long ofErrno(int e) {
+        if (e == linux_h.EAGAIN() || e == linux_h.EINTR()) {
+            return Status.WOULD_BLOCK;
+        }
+        if (e == linux_h.EIO()) {
+            return Status.LINK_DOWN;
+        }
+        if (e == linux_h.EINVAL()) {
+            return Status.MALFORMED;
+        }
+        if (e == linux_h.EBADFD()) {
+            return Status.DEVICE_GONE;
+        }
+        if (e == linux_h.ENOBUFS() || e == linux_h.ENOMEM()) {
+            return Status.NO_BUFFER_SPACE;
+        }
+        if (e == linux_h.EFAULT()) {
+            return Status.BAD_ADDRESS;
+        }
+        if (e == linux_h.ECANCELED()) {
+            return Status.CLOSED;
+        }
+        return Status.KERNEL_ERROR;
     }
 }

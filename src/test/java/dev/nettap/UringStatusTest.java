@@ -16,17 +16,21 @@ class UringStatusTest {
         assertEquals(Tap.LINK_DOWN, UringStatus.of(-linux_h.EIO()));
         assertEquals(Tap.MALFORMED, UringStatus.of(-linux_h.EINVAL()));
         assertEquals(Tap.DEVICE_GONE, UringStatus.of(-linux_h.EBADFD()));
+        assertEquals(Tap.NO_BUFFER_SPACE, UringStatus.of(-linux_h.ENOBUFS()));
+        assertEquals(Tap.NO_BUFFER_SPACE, UringStatus.of(-linux_h.ENOMEM()));
+        assertEquals(Tap.BAD_ADDRESS, UringStatus.of(-linux_h.EFAULT()));
+        assertEquals(Tap.KERNEL_ERROR, UringStatus.of(-linux_h.EBADF()));
         assertEquals(Tap.CLOSED, UringStatus.of(-linux_h.ECANCELED()));
     }
 
     @Test
-    void otherErrnosKeepTheirNumberWithoutThrowing() {
-        for (int e : new int[] {linux_h.ENOBUFS(), linux_h.EFAULT(), linux_h.EBADF(), linux_h.ENOMEM()}) {
-            long s = UringStatus.of(-e);
-            assertEquals(UringStatus.OTHER_ERRNO - e, s);
-            assertEquals(e, UringStatus.errnoOf(s));
-        }
-        assertEquals(0, UringStatus.errnoOf(Tap.MALFORMED));
-        assertEquals(0, UringStatus.errnoOf(60));
+    void byteCountsLoseTheHeaderAndAFullReadIsPossiblyTruncated() {
+        int hdr = Tap.VNET_HDR_SIZE;
+        assertEquals(60, UringStatus.frame(hdr + 60, 2048, true));
+        assertEquals(60, UringStatus.frame(hdr + 60, 60, false), "a write of exactly its buffer is not truncated");
+        assertEquals(Tap.POSSIBLY_TRUNCATED, UringStatus.frame(hdr + 2048, 2048, true));
+        assertEquals(0, UringStatus.frame(hdr, 2048, true));
+        assertEquals(0, UringStatus.frame(3, 2048, true), "a short read never goes negative");
+        assertEquals(Tap.MALFORMED, UringStatus.frame(-linux_h.EINVAL(), 2048, false));
     }
 }

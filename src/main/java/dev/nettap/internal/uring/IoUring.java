@@ -668,6 +668,16 @@ public final class IoUring implements AutoCloseable {
 
     // ---- close ----------------------------------------------------------------------------------
 
+    /**
+     * Throws unless the caller may use this ring now.
+     *
+     * @throws WrongThreadException  from a thread other than the owner
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public void checkOwner() {
+        checkOpen();
+    }
+
     private void checkOpen() {
         if (Thread.currentThread() != owner) {
             throw new WrongThreadException("an IoUring is confined to the thread that opened it (" + owner + ")");
