@@ -94,7 +94,16 @@ public final class TapRing implements AutoCloseable {
      */
     public record Config(int entries, int rxBuffers, int rxBufferSize, long txBytes, ReadMode readMode,
                          MemorySegment guestMemory) {
-        /** Checks the ranges. */
+        /**
+         * Checks the ranges.
+         *
+         * @param entries      submission queue size
+         * @param rxBuffers    receive buffers
+         * @param rxBufferSize bytes per receive buffer
+         * @param txBytes      size of the ring's own write memory
+         * @param readMode     how reads are issued
+         * @param guestMemory  the guest region, or null
+         */
         public Config {
             if (entries < 1 || entries > 4096) {
                 throw new IllegalArgumentException("entries must be 1..4096, is " + entries);
@@ -128,17 +137,29 @@ public final class TapRing implements AutoCloseable {
             return new Config(Math.min(4096, rxBuffers + members + 2), rxBuffers, rxBufferSize, 65536, ReadMode.AUTO, null);
         }
 
-        /** {@return this configuration with another read mode} @param mode the mode */
+        /**
+         * {@return this configuration with another read mode}
+         *
+         * @param mode the mode
+         */
         public Config withReadMode(ReadMode mode) {
             return new Config(entries, rxBuffers, rxBufferSize, txBytes, mode, guestMemory);
         }
 
-        /** {@return this configuration with a guest region for fixed-buffer writes} @param region native memory */
+        /**
+         * {@return this configuration with a guest region for fixed-buffer writes}
+         *
+         * @param region native memory
+         */
         public Config withGuestMemory(MemorySegment region) {
             return new Config(entries, rxBuffers, rxBufferSize, txBytes, readMode, region);
         }
 
-        /** {@return this configuration with another submission queue size} @param n 1..4096 */
+        /**
+         * {@return this configuration with another submission queue size}
+         *
+         * @param n 1..4096
+         */
         public Config withEntries(int n) {
             return new Config(n, rxBuffers, rxBufferSize, txBytes, readMode, guestMemory);
         }
@@ -173,6 +194,7 @@ public final class TapRing implements AutoCloseable {
     private final boolean[] toArm;               // MULTISHOT mode: member i waits for its read to be armed
     private final boolean[] starved;             // MULTISHOT mode: member i's read ended for want of buffers
     private int armsWaiting;
+    private int heldCount;                       // MULTISHOT mode: buffers the caller holds
     private final boolean[] gone;                // member i's device disappeared: its reads stopped
     private final MemorySegment tx;
     private final long txBase;
@@ -249,6 +271,10 @@ public final class TapRing implements AutoCloseable {
                 yield true;
             }
         };
+        if (!multishot && config.rxBuffers() < m.length) {
+            throw new IllegalArgumentException("ReadMode.READV gives each member its own buffers: rxBuffers ("
+                    + config.rxBuffers() + ") must be at least the number of members (" + m.length + ")");
+        }
         if (config.entries() < config.rxBuffers() + m.length + 1) {
             throw new IllegalArgumentException("entries (" + config.entries() + ") must be at least rxBuffers + members + 1 ("
                     + (config.rxBuffers() + m.length + 1) + "): a write per held buffer, a read per member and the wake-up");
@@ -541,9 +567,14 @@ public final class TapRing implements AutoCloseable {
 
     private void multishotDone(RingCompletions out, int member, int res, int buffer, boolean more) {
         if (buffer >= 0) {
+            heldCount++;
             out.add(true, member, UringStatus.frame(res, frameCapacity, true), buffer, 0);
         } else if (res == -ENOBUFS) {
-            starved[member] = true; // every buffer is with the caller: armed again at the next release
+            if (heldCount < rxHeaders.length) {
+                arm(member); // buffers came back since the kernel found none: read again now
+            } else {
+                starved[member] = true; // every buffer is with the caller: armed again at the next release
+            }
         } else if (res < 0 && res != -ECANCELED) {
             long s = UringStatus.frame(res, frameCapacity, true);
             if (s != Tap.WOULD_BLOCK) {
@@ -589,6 +620,7 @@ public final class TapRing implements AutoCloseable {
         ring.checkOwner();
         if (multishot) {
             ring.recycleBuffer(buffer); // refuses a buffer the caller does not hold
+            heldCount--;
             for (int m = 0; m < starved.length; m++) {
                 if (starved[m]) {
                     starved[m] = false;
@@ -670,6 +702,16 @@ public final class TapRing implements AutoCloseable {
                 FileCalls.write(Sys.errnoSlot(), wakeFd, wakeValue, 8);
             }
         }
+    }
+
+    /** Test hook: the kernel holds completions the CQ had no room for. */
+    boolean cqOverflowed() {
+        return ring.cqOverflowed();
+    }
+
+    /** Test hook: requests the kernel took whose last completion was not reaped yet. */
+    long inFlight() {
+        return ring.inFlight();
     }
 
     /** {@return whether {@link #close()} was called} */

@@ -422,7 +422,7 @@ class UringKernelTest {
     }
 
     /** Ethernet + IPv4 + TCP (ACK|PSH) around {@code payload}, the checksum field seeded for NEEDS_CSUM. */
-    private static void buildTcp4(MemorySegment s, byte[] payload) {
+    static void buildTcp4(MemorySegment s, byte[] payload) {
         int eth = RingFrames.ETH, l4 = 20 + payload.length;
         for (int i = 0; i < 6; i++) {
             s.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) (i == 0 ? 0x02 : 0x77)); // never learned: flooded

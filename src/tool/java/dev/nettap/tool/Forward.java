@@ -17,7 +17,7 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code nettap forward [--offloads on|off] [--queues N] A B}: forwards every frame between two
+ * {@code nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B}: forwards every frame between two
  * devices, virtio-net header unchanged, with one {@link Forwarder} per direction and queue pair.
  *
  * <p>A device is {@code NAME} (attach to it in this network namespace, or create it),
