@@ -439,7 +439,10 @@ public final class TapRing implements AutoCloseable {
      * {@code member}; it reaches the kernel with the next {@link #submit()} or {@link #await}, and
      * its result comes back in a {@link RingCompletions} entry carrying {@code userData}. Both
      * segments must lie in {@link #txMemory()}, a receive buffer, or the registered guest region;
-     * their bytes must stay as they are until the write's completion.
+     * their bytes must stay as they are until the write's completion. Nothing is allocated when the
+     * header is directly followed by the frame (one {@code WRITE}, or {@code WRITE_FIXED} from the
+     * guest region); a header and frame apart go out as one {@code WRITEV} (a slice of the frame is
+     * made when {@code length} is less than its size).
      *
      * @param member   the member's index
      * @param hdr      exactly {@value Tap#VNET_HDR_SIZE} bytes
