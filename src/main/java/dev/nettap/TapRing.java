@@ -9,6 +9,7 @@ import dev.nettap.internal.uring.IoUring;
 import dev.nettap.internal.uring.UringException;
 import dev.nettap.internal.uring.UringProbe;
 import dev.nettap.internal.uring.UringSupport;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -86,7 +87,7 @@ public final class TapRing implements AutoCloseable {
      * @param entries      submission queue size, 1..4096 (at least every buffer plus every member
      *                     plus one, so a write per held buffer always fits: see {@link #defaults})
      * @param rxBuffers    receive buffers, a power of two 1..32768
-     * @param rxBufferSize bytes per receive buffer, header included: {@value Tap#VNET_HDR_SIZE} +
+     * @param rxBufferSize bytes per receive buffer, header included: {@value VirtioNetHdr#SIZE} +
      *                     65535 (plus headroom) with receive offloads on, 12 + 14 + MTU without
      * @param txBytes      size of {@link #txMemory()}, 0..1 GiB
      * @param readMode     how reads are issued
@@ -111,8 +112,8 @@ public final class TapRing implements AutoCloseable {
             if (rxBuffers < 1 || rxBuffers > 32768 || Integer.bitCount(rxBuffers) != 1) {
                 throw new IllegalArgumentException("rxBuffers must be a power of two 1..32768, is " + rxBuffers);
             }
-            if (rxBufferSize <= Tap.VNET_HDR_SIZE + 14 || rxBufferSize > (1 << 20)) {
-                throw new IllegalArgumentException("rxBufferSize must be " + (Tap.VNET_HDR_SIZE + 15) + "..1048576, is "
+            if (rxBufferSize <= VirtioNetHdr.SIZE + 14 || rxBufferSize > (1 << 20)) {
+                throw new IllegalArgumentException("rxBufferSize must be " + (VirtioNetHdr.SIZE + 15) + "..1048576, is "
                         + rxBufferSize);
             }
             if (txBytes < 0 || txBytes > (1L << 30)) {
@@ -165,7 +166,7 @@ public final class TapRing implements AutoCloseable {
         }
     }
 
-    private static final long HDR = Tap.VNET_HDR_SIZE;
+    private static final long HDR = VirtioNetHdr.SIZE;
     private static final int KIND_SHIFT = 60;
     private static final int MEMBER_SHIFT = 48;
     private static final long K_READ = 1L << KIND_SHIFT;   // multishot read: payload unused
@@ -411,7 +412,7 @@ public final class TapRing implements AutoCloseable {
     }
 
     /**
-     * {@return the virtio-net header of receive buffer {@code buffer} ({@value Tap#VNET_HDR_SIZE}
+     * {@return the virtio-net header of receive buffer {@code buffer} ({@value VirtioNetHdr#SIZE}
      * bytes; a preallocated slice, no allocation)}
      *
      * @param buffer a buffer id from {@link RingCompletions#buffer}
@@ -445,7 +446,7 @@ public final class TapRing implements AutoCloseable {
      * made when {@code length} is less than its size).
      *
      * @param member   the member's index
-     * @param hdr      exactly {@value Tap#VNET_HDR_SIZE} bytes
+     * @param hdr      exactly {@value VirtioNetHdr#SIZE} bytes
      * @param frame    the frame's memory
      * @param length   bytes of {@code frame} to send, 0..its size
      * @param userData 0..{@link #MAX_USER_DATA}, returned with the completion

@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
@@ -241,8 +242,8 @@ public final class UringForwarder implements Runnable {
 
     private Outcome direction(Tap from, Tap to) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE, 8);
-            MemorySegment buf = arena.allocate(BUFFER_SIZE - Tap.VNET_HDR_SIZE, 64);
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE, 8);
+            MemorySegment buf = arena.allocate(BUFFER_SIZE - VirtioNetHdr.SIZE, 64);
             while (!stop) {
                 long n = from.read(hdr, buf);
                 if (n >= 0) {

@@ -1,6 +1,7 @@
 package dev.nettap;
 
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.vnet.VirtioNetHdr;
 
 /**
  * The one place where an io_uring completion's result becomes a {@link Tap} status, with the same
@@ -12,7 +13,7 @@ import dev.nettap.internal.linux.linux_h;
 final class UringStatus {
     private UringStatus() {}
 
-    private static final int HDR = Tap.VNET_HDR_SIZE;
+    private static final int HDR = VirtioNetHdr.SIZE;
 
     /**
      * A completion's {@code res} as the {@code readv}/{@code writev} path reports it.

@@ -3,6 +3,7 @@ package dev.nettap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.vnet.VirtioNetHdr;
 import org.junit.jupiter.api.Test;
 
 /** A CQE's result maps to the statuses the readv/writev path reports for the same errno. */
@@ -25,7 +26,7 @@ class UringStatusTest {
 
     @Test
     void byteCountsLoseTheHeaderAndAFullReadIsPossiblyTruncated() {
-        int hdr = Tap.VNET_HDR_SIZE;
+        int hdr = VirtioNetHdr.SIZE;
         assertEquals(60, UringStatus.frame(hdr + 60, 2048, true));
         assertEquals(60, UringStatus.frame(hdr + 60, 60, false), "a write of exactly its buffer is not truncated");
         assertEquals(Tap.POSSIBLY_TRUNCATED, UringStatus.frame(hdr + 2048, 2048, true));

@@ -3,6 +3,7 @@ package dev.nettap.sample.vmm;
 import dev.nettap.Offload;
 import dev.nettap.Tap;
 import dev.nettap.TapHandle;
+import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,7 +29,7 @@ public final class SampleVmm {
         String name = args.length > 0 ? args[0] : "svmm%d";
         try (Tap tap = Tap.open(TapHandle.create(name)); Arena arena = Arena.ofConfined()) {
             tap.setOffloads(EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6));
-            MemorySegment hdr = arena.allocate(Tap.VNET_HDR_SIZE); // zeros: no offload asked for this frame
+            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE); // zeros: no offload asked for this frame
             MemorySegment frame = arena.allocate(60);
             frame.asSlice(0, 6).fill((byte) 0xff);                   // broadcast destination
             frame.asSlice(6, 6).copyFrom(MemorySegment.ofArray(new byte[] {2, 0, 0, 0, 0, 1}));
