@@ -1,5 +1,5 @@
 /* Constants newer than the oldest supported UAPI headers (Debian 12 ships linux-libc-dev 6.1).
- * Values are the kernel's ABI (include/uapi/linux/if_tun.h and virtio_net.h, 6.2+). */
+ * Values are the kernel's ABI (include/uapi/linux/if_tun.h and virtio_net.h, 6.2+; io_uring.h, 6.7+). */
 #ifndef NETTAP_COMPAT_H
 #define NETTAP_COMPAT_H
 #include <linux/if_tun.h>
@@ -12,5 +12,12 @@
 #endif
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+/* io_uring (include/uapi/linux/io_uring.h). IORING_OP_* are enumerators, which #ifndef cannot see,
+ * so the header version decides: READ_MULTISHOT is op 49 from 6.7 on. */
+#include <linux/version.h>
+#include <linux/io_uring.h>
+#if !defined(IORING_OP_READ_MULTISHOT) && LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#define IORING_OP_READ_MULTISHOT 49
 #endif
 #endif

@@ -6,7 +6,7 @@
 #ifndef NETTAP_H
 #define NETTAP_H
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* setns, CLONE_NEWNET, accept4, dup3, O_PATH */
+#define _GNU_SOURCE /* setns, CLONE_NEWNET, accept4, dup3, O_PATH, syscall */
 #endif
 #include "compat.h"
 
@@ -48,4 +48,32 @@ extern int accept4(int __fd, struct sockaddr *__restrict __addr, socklen_t *__re
 #include <sys/stat.h>
 #include <sys/mount.h>
 #include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <stddef.h>
+#include <linux/io_uring.h>
+
+/* io_uring_sqe, io_uring_probe and io_uring_buf_ring keep members in anonymous unions and structs.
+ * tools/bindgen does not model anonymous members and jextract names them after their source
+ * position, so the offsets the engine needs are named here once, from the kernel's own struct
+ * definitions (the drift test checks them like every other constant). */
+#define NETTAP_SQE_SIZE sizeof(struct io_uring_sqe)
+#define NETTAP_SQE_OPCODE offsetof(struct io_uring_sqe, opcode)
+#define NETTAP_SQE_FLAGS offsetof(struct io_uring_sqe, flags)
+#define NETTAP_SQE_IOPRIO offsetof(struct io_uring_sqe, ioprio)
+#define NETTAP_SQE_FD offsetof(struct io_uring_sqe, fd)
+#define NETTAP_SQE_OFF offsetof(struct io_uring_sqe, off)
+#define NETTAP_SQE_ADDR offsetof(struct io_uring_sqe, addr)
+#define NETTAP_SQE_LEN offsetof(struct io_uring_sqe, len)
+#define NETTAP_SQE_OP_FLAGS offsetof(struct io_uring_sqe, rw_flags)
+#define NETTAP_SQE_USER_DATA offsetof(struct io_uring_sqe, user_data)
+#define NETTAP_SQE_BUF_INDEX offsetof(struct io_uring_sqe, buf_index)
+#define NETTAP_SQE_PERSONALITY offsetof(struct io_uring_sqe, personality)
+#define NETTAP_SQE_FILE_INDEX offsetof(struct io_uring_sqe, file_index)
+#define NETTAP_SQE_ADDR3 offsetof(struct io_uring_sqe, addr3)
+#define NETTAP_PROBE_SIZE sizeof(struct io_uring_probe)
+#define NETTAP_PROBE_LAST_OP offsetof(struct io_uring_probe, last_op)
+#define NETTAP_PROBE_OPS_LEN offsetof(struct io_uring_probe, ops_len)
+#define NETTAP_PROBE_OPS offsetof(struct io_uring_probe, ops)
+#define NETTAP_BUF_RING_TAIL offsetof(struct io_uring_buf_ring, tail)
 #endif

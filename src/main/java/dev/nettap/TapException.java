@@ -42,7 +42,12 @@ public class TapException extends IOException {
         /** An {@code SCM_RIGHTS} exchange: the peer closed the connection before sending a message. */
         PEER_CLOSED,
         /** An {@code SCM_RIGHTS} exchange: nothing arrived within the timeout. */
-        TIMEOUT
+        TIMEOUT,
+        /**
+         * io_uring cannot be used here (absent, forbidden, an opcode or feature missing, or turned off
+         * with {@code -Ddev.nettap.uring=off}); the message says which. Use the {@code readv}/{@code writev} path.
+         */
+        URING_UNAVAILABLE
     }
 
     /** What went wrong. */

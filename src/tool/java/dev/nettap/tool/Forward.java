@@ -17,9 +17,11 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code nettap forward [--offloads on|off] [--queues N] A B}: forwards every frame between two
- * devices, virtio-net header unchanged, with one {@link Forwarder} (one platform thread serving both
- * directions through a {@link dev.nettap.TapSelector}) per queue pair.
+ * {@code nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B}: forwards every
+ * frame between two devices, virtio-net header unchanged: with the readv engine (the default), one
+ * {@link Forwarder} (one platform thread serving both directions through a
+ * {@link dev.nettap.TapSelector}) per queue pair; with {@code --engine uring}, one io_uring loop
+ * ({@link dev.nettap.UringForwarder}).
  *
  * <p>A device is {@code NAME} (attach to it in this network namespace, or create it),
  * {@code NETNS:NAME} (the same inside the network namespace {@code /run/netns/NETNS}, or NETNS as an
@@ -30,7 +32,7 @@ import java.util.Set;
  * 143, once the summary is printed.
  */
 final class Forward {
-    static final String USAGE = "usage: nettap forward [--offloads on|off] [--queues N] A B\n"
+    static final String USAGE = "usage: nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B\n"
             + "  A, B: NAME (attach or create here), NETNS:NAME (inside /run/netns/NETNS or a path), fd=N (inherited fd)";
     static final int EXIT_DEVICE_GONE = 3;
 
@@ -53,10 +55,11 @@ final class Forward {
     static int run(String[] args) throws InterruptedException {
         boolean offloads = true;
         int queues = 1;
+        String engine = "readv";
         List<String> devices = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if ((a.equals("--offloads") || a.equals("--queues")) && i + 1 == args.length) {
+            if ((a.equals("--offloads") || a.equals("--queues") || a.equals("--engine")) && i + 1 == args.length) {
                 return usage(a + " needs a value");
             }
             switch (a) {
@@ -77,6 +80,12 @@ final class Forward {
                         return usage("--queues takes 1 to " + TapHandle.MAX_QUEUES + ", not " + queues);
                     }
                 }
+                case "--engine" -> { // io_uring: ForwardUring (issue 14)
+                    engine = args[++i];
+                    if (!engine.equals("readv") && !engine.equals("uring")) {
+                        return usage("--engine takes readv or uring, not '" + engine + "'");
+                    }
+                }
                 default -> {
                     if (a.startsWith("-")) {
                         return usage("unknown option " + a);
@@ -91,7 +100,7 @@ final class Forward {
         if (queues > 1 && devices.stream().anyMatch(d -> d.startsWith("fd="))) {
             return usage("fd=N gives one queue; --queues " + queues + " needs devices by name");
         }
-        return new Forward(System.out).forward(devices.get(0), devices.get(1), queues, offloads);
+        return new Forward(System.out).forward(devices.get(0), devices.get(1), queues, offloads, engine);
     }
 
     private static int usage(String why) {
@@ -100,7 +109,7 @@ final class Forward {
         return 2;
     }
 
-    private int forward(String a, String b, int queues, boolean offloads) throws InterruptedException {
+    private int forward(String a, String b, int queues, boolean offloads, String engine) throws InterruptedException {
         List<Tap> qa;
         List<Tap> qb;
         Set<Offload> set;
@@ -115,6 +124,13 @@ final class Forward {
             System.err.println("nettap forward: " + e.getMessage());
             closeTaps();
             return 1;
+        }
+        if (engine.equals("uring")) {
+            try {
+                return ForwardUring.run(out, a, b, qa, qb, set);
+            } finally {
+                closeTaps();
+            }
         }
         for (int q = 0; q < queues; q++) {
             start(new Forwarder(qa.get(q), qb.get(q)), a, b, q);

@@ -329,6 +329,60 @@ public class linux_h {
     public static int VIRTIO_NET_HDR_GSO_UDP_L4() {
         return VIRTIO_NET_HDR_GSO_UDP_L4;
     }
+    private static final int MS_RDONLY = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_RDONLY 1
+     * }
+     */
+    public static int MS_RDONLY() {
+        return MS_RDONLY;
+    }
+    private static final int MS_NOSUID = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NOSUID 2
+     * }
+     */
+    public static int MS_NOSUID() {
+        return MS_NOSUID;
+    }
+    private static final int MS_NODEV = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NODEV 4
+     * }
+     */
+    public static int MS_NODEV() {
+        return MS_NODEV;
+    }
+    private static final int MS_NOEXEC = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_NOEXEC 8
+     * }
+     */
+    public static int MS_NOEXEC() {
+        return MS_NOEXEC;
+    }
+    private static final int MS_REC = (int)16384L;
+    /**
+     * {@snippet lang=c :
+     * #define MS_REC 16384
+     * }
+     */
+    public static int MS_REC() {
+        return MS_REC;
+    }
+    private static final int IORING_OP_READ_MULTISHOT = (int)49L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_OP_READ_MULTISHOT 49
+     * }
+     */
+    public static int IORING_OP_READ_MULTISHOT() {
+        return IORING_OP_READ_MULTISHOT;
+    }
     private static final int SOL_SOCKET = (int)1L;
     /**
      * {@snippet lang=c :
@@ -626,51 +680,6 @@ public class linux_h {
     public static int CLONE_NEWNET() {
         return CLONE_NEWNET;
     }
-    private static final int MS_RDONLY = (int)1L;
-    /**
-     * {@snippet lang=c :
-     * #define MS_RDONLY 1
-     * }
-     */
-    public static int MS_RDONLY() {
-        return MS_RDONLY;
-    }
-    private static final int MS_NOSUID = (int)2L;
-    /**
-     * {@snippet lang=c :
-     * #define MS_NOSUID 2
-     * }
-     */
-    public static int MS_NOSUID() {
-        return MS_NOSUID;
-    }
-    private static final int MS_NODEV = (int)4L;
-    /**
-     * {@snippet lang=c :
-     * #define MS_NODEV 4
-     * }
-     */
-    public static int MS_NODEV() {
-        return MS_NODEV;
-    }
-    private static final int MS_NOEXEC = (int)8L;
-    /**
-     * {@snippet lang=c :
-     * #define MS_NOEXEC 8
-     * }
-     */
-    public static int MS_NOEXEC() {
-        return MS_NOEXEC;
-    }
-    private static final int MS_REC = (int)16384L;
-    /**
-     * {@snippet lang=c :
-     * #define MS_REC 16384
-     * }
-     */
-    public static int MS_REC() {
-        return MS_REC;
-    }
     private static final int EPERM = (int)1L;
     /**
      * {@snippet lang=c :
@@ -932,6 +941,15 @@ public class linux_h {
     public static int ELOOP() {
         return ELOOP;
     }
+    private static final int ETIME = (int)62L;
+    /**
+     * {@snippet lang=c :
+     * #define ETIME 62
+     * }
+     */
+    public static int ETIME() {
+        return ETIME;
+    }
     private static final int ENOLINK = (int)67L;
     /**
      * {@snippet lang=c :
@@ -1129,6 +1147,231 @@ public class linux_h {
      */
     public static int EINPROGRESS() {
         return EINPROGRESS;
+    }
+    private static final int ECANCELED = (int)125L;
+    /**
+     * {@snippet lang=c :
+     * #define ECANCELED 125
+     * }
+     */
+    public static int ECANCELED() {
+        return ECANCELED;
+    }
+    private static final int MAP_POPULATE = (int)32768L;
+    /**
+     * {@snippet lang=c :
+     * #define MAP_POPULATE 32768
+     * }
+     */
+    public static int MAP_POPULATE() {
+        return MAP_POPULATE;
+    }
+    private static final int PROT_READ = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define PROT_READ 1
+     * }
+     */
+    public static int PROT_READ() {
+        return PROT_READ;
+    }
+    private static final int PROT_WRITE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define PROT_WRITE 2
+     * }
+     */
+    public static int PROT_WRITE() {
+        return PROT_WRITE;
+    }
+    private static final int MAP_SHARED = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define MAP_SHARED 1
+     * }
+     */
+    public static int MAP_SHARED() {
+        return MAP_SHARED;
+    }
+    private static final int __NR_io_uring_setup = (int)425L;
+    /**
+     * {@snippet lang=c :
+     * #define __NR_io_uring_setup 425
+     * }
+     */
+    public static int __NR_io_uring_setup() {
+        return __NR_io_uring_setup;
+    }
+    private static final int __NR_io_uring_enter = (int)426L;
+    /**
+     * {@snippet lang=c :
+     * #define __NR_io_uring_enter 426
+     * }
+     */
+    public static int __NR_io_uring_enter() {
+        return __NR_io_uring_enter;
+    }
+    private static final int __NR_io_uring_register = (int)427L;
+    /**
+     * {@snippet lang=c :
+     * #define __NR_io_uring_register 427
+     * }
+     */
+    public static int __NR_io_uring_register() {
+        return __NR_io_uring_register;
+    }
+    private static final int IORING_OP_NOP = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_NOP = 0
+     * }
+     */
+    public static int IORING_OP_NOP() {
+        return IORING_OP_NOP;
+    }
+    private static final int IORING_OP_READV = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_READV = 1
+     * }
+     */
+    public static int IORING_OP_READV() {
+        return IORING_OP_READV;
+    }
+    private static final int IORING_OP_WRITEV = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_WRITEV = 2
+     * }
+     */
+    public static int IORING_OP_WRITEV() {
+        return IORING_OP_WRITEV;
+    }
+    private static final int IORING_OP_READ_FIXED = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_READ_FIXED = 4
+     * }
+     */
+    public static int IORING_OP_READ_FIXED() {
+        return IORING_OP_READ_FIXED;
+    }
+    private static final int IORING_OP_WRITE_FIXED = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_WRITE_FIXED = 5
+     * }
+     */
+    public static int IORING_OP_WRITE_FIXED() {
+        return IORING_OP_WRITE_FIXED;
+    }
+    private static final int IORING_OP_POLL_ADD = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_POLL_ADD = 6
+     * }
+     */
+    public static int IORING_OP_POLL_ADD() {
+        return IORING_OP_POLL_ADD;
+    }
+    private static final int IORING_OP_ASYNC_CANCEL = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_ASYNC_CANCEL = 14
+     * }
+     */
+    public static int IORING_OP_ASYNC_CANCEL() {
+        return IORING_OP_ASYNC_CANCEL;
+    }
+    private static final int IORING_OP_READ = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_READ = 22
+     * }
+     */
+    public static int IORING_OP_READ() {
+        return IORING_OP_READ;
+    }
+    private static final int IORING_OP_WRITE = (int)23L;
+    /**
+     * {@snippet lang=c :
+     * enum io_uring_op.IORING_OP_WRITE = 23
+     * }
+     */
+    public static int IORING_OP_WRITE() {
+        return IORING_OP_WRITE;
+    }
+    private static final int IORING_CQE_BUFFER_SHIFT = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_CQE_BUFFER_SHIFT = 16
+     * }
+     */
+    public static int IORING_CQE_BUFFER_SHIFT() {
+        return IORING_CQE_BUFFER_SHIFT;
+    }
+    private static final int IORING_REGISTER_BUFFERS = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_REGISTER_BUFFERS = 0
+     * }
+     */
+    public static int IORING_REGISTER_BUFFERS() {
+        return IORING_REGISTER_BUFFERS;
+    }
+    private static final int IORING_UNREGISTER_BUFFERS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_UNREGISTER_BUFFERS = 1
+     * }
+     */
+    public static int IORING_UNREGISTER_BUFFERS() {
+        return IORING_UNREGISTER_BUFFERS;
+    }
+    private static final int IORING_REGISTER_FILES = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_REGISTER_FILES = 2
+     * }
+     */
+    public static int IORING_REGISTER_FILES() {
+        return IORING_REGISTER_FILES;
+    }
+    private static final int IORING_UNREGISTER_FILES = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_UNREGISTER_FILES = 3
+     * }
+     */
+    public static int IORING_UNREGISTER_FILES() {
+        return IORING_UNREGISTER_FILES;
+    }
+    private static final int IORING_REGISTER_PROBE = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_REGISTER_PROBE = 8
+     * }
+     */
+    public static int IORING_REGISTER_PROBE() {
+        return IORING_REGISTER_PROBE;
+    }
+    private static final int IORING_REGISTER_PBUF_RING = (int)22L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_REGISTER_PBUF_RING = 22
+     * }
+     */
+    public static int IORING_REGISTER_PBUF_RING() {
+        return IORING_REGISTER_PBUF_RING;
+    }
+    private static final int IORING_UNREGISTER_PBUF_RING = (int)23L;
+    /**
+     * {@snippet lang=c :
+     * enum <anonymous>.IORING_UNREGISTER_PBUF_RING = 23
+     * }
+     */
+    public static int IORING_UNREGISTER_PBUF_RING() {
+        return IORING_UNREGISTER_PBUF_RING;
     }
     private static final int SOCK_STREAM = (int)1L;
     /**
@@ -2532,6 +2775,78 @@ public class linux_h {
     /**
      * Variadic invoker class for:
      * {@snippet lang=c :
+     * extern long syscall(long __sysno, ...)
+     * }
+     */
+    public static class syscall {
+        private static final FunctionDescriptor BASE_DESC = FunctionDescriptor.of(
+                linux_h.C_LONG,
+                linux_h.C_LONG
+            );
+        private static final MemorySegment ADDR = linux_h.findOrThrow("syscall");
+
+        private final MethodHandle handle;
+        private final FunctionDescriptor descriptor;
+        private final MethodHandle spreader;
+
+        private syscall(MethodHandle handle, FunctionDescriptor descriptor, MethodHandle spreader) {
+            this.handle = handle;
+            this.descriptor = descriptor;
+            this.spreader = spreader;
+        }
+
+        /**
+         * Variadic invoker factory for:
+         * {@snippet lang=c :
+         * extern long syscall(long __sysno, ...)
+         * }
+         */
+        public static syscall makeInvoker(MemoryLayout... layouts) {
+            FunctionDescriptor desc$ = BASE_DESC.appendArgumentLayouts(layouts);
+            Linker.Option fva$ = Linker.Option.firstVariadicArg(BASE_DESC.argumentLayouts().size());
+            var mh$ = Linker.nativeLinker().downcallHandle(ADDR, desc$, fva$);
+            var spreader$ = mh$.asSpreader(Object[].class, layouts.length);
+            return new syscall(mh$, desc$, spreader$);
+        }
+
+        /**
+         * {@return the address}
+         */
+        public static MemorySegment address() {
+            return ADDR;
+        }
+
+        /**
+         * {@return the specialized method handle}
+         */
+        public MethodHandle handle() {
+            return handle;
+        }
+
+        /**
+         * {@return the specialized descriptor}
+         */
+        public FunctionDescriptor descriptor() {
+            return descriptor;
+        }
+
+        public long apply(long __sysno, Object... x1) {
+            try {
+                if (TRACE_DOWNCALLS) {
+                    traceDowncall("syscall", __sysno, x1);
+                }
+                return (long) spreader.invokeExact(__sysno, x1);
+            } catch(IllegalArgumentException | ClassCastException ex$)  {
+                throw ex$; // rethrow IAE from passing wrong number/type of args
+            } catch (Throwable ex$) {
+               throw new AssertionError("should not reach here", ex$);
+            }
+        }
+    }
+
+    /**
+     * Variadic invoker class for:
+     * {@snippet lang=c :
      * extern int ioctl(int __fd, unsigned long __request, ...)
      * }
      */
@@ -3494,6 +3809,128 @@ public class linux_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class mmap {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_POINTER,
+            linux_h.C_POINTER,
+            linux_h.C_LONG,
+            linux_h.C_INT,
+            linux_h.C_INT,
+            linux_h.C_INT,
+            linux_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("mmap");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static FunctionDescriptor mmap$descriptor() {
+        return mmap.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MethodHandle mmap$handle() {
+        return mmap.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MemorySegment mmap$address() {
+        return mmap.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern void *mmap(void *__addr, size_t __len, int __prot, int __flags, int __fd, __off_t __offset)
+     * }
+     */
+    public static MemorySegment mmap(MemorySegment __addr, long __len, int __prot, int __flags, int __fd, long __offset) {
+        var mh$ = mmap.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mmap", __addr, __len, __prot, __flags, __fd, __offset);
+            }
+            return (MemorySegment)mh$.invokeExact(__addr, __len, __prot, __flags, __fd, __offset);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class munmap {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            linux_h.C_INT,
+            linux_h.C_POINTER,
+            linux_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = linux_h.findOrThrow("munmap");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static FunctionDescriptor munmap$descriptor() {
+        return munmap.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static MethodHandle munmap$handle() {
+        return munmap.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static MemorySegment munmap$address() {
+        return munmap.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int munmap(void *__addr, size_t __len)
+     * }
+     */
+    public static int munmap(MemorySegment __addr, long __len) {
+        var mh$ = munmap.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("munmap", __addr, __len);
+            }
+            return (int)mh$.invokeExact(__addr, __len);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final long TUNSETIFF = 1074025674L;
     /**
      * {@snippet lang=c :
@@ -3647,6 +4084,240 @@ public class linux_h {
     public static int TUNGETDEVNETNS() {
         return TUNGETDEVNETNS;
     }
+    private static final int IOSQE_FIXED_FILE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IOSQE_FIXED_FILE 1
+     * }
+     */
+    public static int IOSQE_FIXED_FILE() {
+        return IOSQE_FIXED_FILE;
+    }
+    private static final int IOSQE_IO_LINK = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define IOSQE_IO_LINK 4
+     * }
+     */
+    public static int IOSQE_IO_LINK() {
+        return IOSQE_IO_LINK;
+    }
+    private static final int IOSQE_ASYNC = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define IOSQE_ASYNC 16
+     * }
+     */
+    public static int IOSQE_ASYNC() {
+        return IOSQE_ASYNC;
+    }
+    private static final int IOSQE_BUFFER_SELECT = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define IOSQE_BUFFER_SELECT 32
+     * }
+     */
+    public static int IOSQE_BUFFER_SELECT() {
+        return IOSQE_BUFFER_SELECT;
+    }
+    private static final int IORING_SETUP_CQSIZE = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SETUP_CQSIZE 8
+     * }
+     */
+    public static int IORING_SETUP_CQSIZE() {
+        return IORING_SETUP_CQSIZE;
+    }
+    private static final int IORING_SETUP_CLAMP = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SETUP_CLAMP 16
+     * }
+     */
+    public static int IORING_SETUP_CLAMP() {
+        return IORING_SETUP_CLAMP;
+    }
+    private static final int IORING_SETUP_SUBMIT_ALL = (int)128L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SETUP_SUBMIT_ALL 128
+     * }
+     */
+    public static int IORING_SETUP_SUBMIT_ALL() {
+        return IORING_SETUP_SUBMIT_ALL;
+    }
+    private static final int IORING_SETUP_COOP_TASKRUN = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SETUP_COOP_TASKRUN 256
+     * }
+     */
+    public static int IORING_SETUP_COOP_TASKRUN() {
+        return IORING_SETUP_COOP_TASKRUN;
+    }
+    private static final int IORING_SETUP_SINGLE_ISSUER = (int)4096L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SETUP_SINGLE_ISSUER 4096
+     * }
+     */
+    public static int IORING_SETUP_SINGLE_ISSUER() {
+        return IORING_SETUP_SINGLE_ISSUER;
+    }
+    private static final int IORING_ASYNC_CANCEL_ALL = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_ASYNC_CANCEL_ALL 1
+     * }
+     */
+    public static int IORING_ASYNC_CANCEL_ALL() {
+        return IORING_ASYNC_CANCEL_ALL;
+    }
+    private static final int IORING_ASYNC_CANCEL_ANY = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_ASYNC_CANCEL_ANY 4
+     * }
+     */
+    public static int IORING_ASYNC_CANCEL_ANY() {
+        return IORING_ASYNC_CANCEL_ANY;
+    }
+    private static final int IORING_CQE_F_BUFFER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_CQE_F_BUFFER 1
+     * }
+     */
+    public static int IORING_CQE_F_BUFFER() {
+        return IORING_CQE_F_BUFFER;
+    }
+    private static final int IORING_CQE_F_MORE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_CQE_F_MORE 2
+     * }
+     */
+    public static int IORING_CQE_F_MORE() {
+        return IORING_CQE_F_MORE;
+    }
+    private static final long IORING_OFF_SQ_RING = 0L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_OFF_SQ_RING 0
+     * }
+     */
+    public static long IORING_OFF_SQ_RING() {
+        return IORING_OFF_SQ_RING;
+    }
+    private static final long IORING_OFF_CQ_RING = 134217728L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_OFF_CQ_RING 134217728
+     * }
+     */
+    public static long IORING_OFF_CQ_RING() {
+        return IORING_OFF_CQ_RING;
+    }
+    private static final long IORING_OFF_SQES = 268435456L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_OFF_SQES 268435456
+     * }
+     */
+    public static long IORING_OFF_SQES() {
+        return IORING_OFF_SQES;
+    }
+    private static final int IORING_SQ_CQ_OVERFLOW = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SQ_CQ_OVERFLOW 2
+     * }
+     */
+    public static int IORING_SQ_CQ_OVERFLOW() {
+        return IORING_SQ_CQ_OVERFLOW;
+    }
+    private static final int IORING_SQ_TASKRUN = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_SQ_TASKRUN 4
+     * }
+     */
+    public static int IORING_SQ_TASKRUN() {
+        return IORING_SQ_TASKRUN;
+    }
+    private static final int IORING_ENTER_GETEVENTS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_ENTER_GETEVENTS 1
+     * }
+     */
+    public static int IORING_ENTER_GETEVENTS() {
+        return IORING_ENTER_GETEVENTS;
+    }
+    private static final int IORING_ENTER_EXT_ARG = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_ENTER_EXT_ARG 8
+     * }
+     */
+    public static int IORING_ENTER_EXT_ARG() {
+        return IORING_ENTER_EXT_ARG;
+    }
+    private static final int IORING_FEAT_SINGLE_MMAP = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_FEAT_SINGLE_MMAP 1
+     * }
+     */
+    public static int IORING_FEAT_SINGLE_MMAP() {
+        return IORING_FEAT_SINGLE_MMAP;
+    }
+    private static final int IORING_FEAT_NODROP = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_FEAT_NODROP 2
+     * }
+     */
+    public static int IORING_FEAT_NODROP() {
+        return IORING_FEAT_NODROP;
+    }
+    private static final int IORING_FEAT_SUBMIT_STABLE = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_FEAT_SUBMIT_STABLE 4
+     * }
+     */
+    public static int IORING_FEAT_SUBMIT_STABLE() {
+        return IORING_FEAT_SUBMIT_STABLE;
+    }
+    private static final int IORING_FEAT_FAST_POLL = (int)32L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_FEAT_FAST_POLL 32
+     * }
+     */
+    public static int IORING_FEAT_FAST_POLL() {
+        return IORING_FEAT_FAST_POLL;
+    }
+    private static final int IORING_FEAT_EXT_ARG = (int)256L;
+    /**
+     * {@snippet lang=c :
+     * #define IORING_FEAT_EXT_ARG 256
+     * }
+     */
+    public static int IORING_FEAT_EXT_ARG() {
+        return IORING_FEAT_EXT_ARG;
+    }
+    private static final int IO_URING_OP_SUPPORTED = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define IO_URING_OP_SUPPORTED 1
+     * }
+     */
+    public static int IO_URING_OP_SUPPORTED() {
+        return IO_URING_OP_SUPPORTED;
+    }
     private static final int AF_UNIX = (int)1L;
     /**
      * {@snippet lang=c :
@@ -3772,6 +4443,177 @@ public class linux_h {
      */
     public static int ENOTSUP() {
         return ENOTSUP;
+    }
+    private static final long NETTAP_SQE_SIZE = 64L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_SIZE 64
+     * }
+     */
+    public static long NETTAP_SQE_SIZE() {
+        return NETTAP_SQE_SIZE;
+    }
+    private static final long NETTAP_SQE_OPCODE = 0L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_OPCODE 0
+     * }
+     */
+    public static long NETTAP_SQE_OPCODE() {
+        return NETTAP_SQE_OPCODE;
+    }
+    private static final long NETTAP_SQE_FLAGS = 1L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_FLAGS 1
+     * }
+     */
+    public static long NETTAP_SQE_FLAGS() {
+        return NETTAP_SQE_FLAGS;
+    }
+    private static final long NETTAP_SQE_IOPRIO = 2L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_IOPRIO 2
+     * }
+     */
+    public static long NETTAP_SQE_IOPRIO() {
+        return NETTAP_SQE_IOPRIO;
+    }
+    private static final long NETTAP_SQE_FD = 4L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_FD 4
+     * }
+     */
+    public static long NETTAP_SQE_FD() {
+        return NETTAP_SQE_FD;
+    }
+    private static final long NETTAP_SQE_OFF = 8L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_OFF 8
+     * }
+     */
+    public static long NETTAP_SQE_OFF() {
+        return NETTAP_SQE_OFF;
+    }
+    private static final long NETTAP_SQE_ADDR = 16L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_ADDR 16
+     * }
+     */
+    public static long NETTAP_SQE_ADDR() {
+        return NETTAP_SQE_ADDR;
+    }
+    private static final long NETTAP_SQE_LEN = 24L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_LEN 24
+     * }
+     */
+    public static long NETTAP_SQE_LEN() {
+        return NETTAP_SQE_LEN;
+    }
+    private static final long NETTAP_SQE_OP_FLAGS = 28L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_OP_FLAGS 28
+     * }
+     */
+    public static long NETTAP_SQE_OP_FLAGS() {
+        return NETTAP_SQE_OP_FLAGS;
+    }
+    private static final long NETTAP_SQE_USER_DATA = 32L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_USER_DATA 32
+     * }
+     */
+    public static long NETTAP_SQE_USER_DATA() {
+        return NETTAP_SQE_USER_DATA;
+    }
+    private static final long NETTAP_SQE_BUF_INDEX = 40L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_BUF_INDEX 40
+     * }
+     */
+    public static long NETTAP_SQE_BUF_INDEX() {
+        return NETTAP_SQE_BUF_INDEX;
+    }
+    private static final long NETTAP_SQE_PERSONALITY = 42L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_PERSONALITY 42
+     * }
+     */
+    public static long NETTAP_SQE_PERSONALITY() {
+        return NETTAP_SQE_PERSONALITY;
+    }
+    private static final long NETTAP_SQE_FILE_INDEX = 44L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_FILE_INDEX 44
+     * }
+     */
+    public static long NETTAP_SQE_FILE_INDEX() {
+        return NETTAP_SQE_FILE_INDEX;
+    }
+    private static final long NETTAP_SQE_ADDR3 = 48L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_SQE_ADDR3 48
+     * }
+     */
+    public static long NETTAP_SQE_ADDR3() {
+        return NETTAP_SQE_ADDR3;
+    }
+    private static final long NETTAP_PROBE_SIZE = 16L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_PROBE_SIZE 16
+     * }
+     */
+    public static long NETTAP_PROBE_SIZE() {
+        return NETTAP_PROBE_SIZE;
+    }
+    private static final long NETTAP_PROBE_LAST_OP = 0L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_PROBE_LAST_OP 0
+     * }
+     */
+    public static long NETTAP_PROBE_LAST_OP() {
+        return NETTAP_PROBE_LAST_OP;
+    }
+    private static final long NETTAP_PROBE_OPS_LEN = 1L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_PROBE_OPS_LEN 1
+     * }
+     */
+    public static long NETTAP_PROBE_OPS_LEN() {
+        return NETTAP_PROBE_OPS_LEN;
+    }
+    private static final long NETTAP_PROBE_OPS = 16L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_PROBE_OPS 16
+     * }
+     */
+    public static long NETTAP_PROBE_OPS() {
+        return NETTAP_PROBE_OPS;
+    }
+    private static final long NETTAP_BUF_RING_TAIL = 14L;
+    /**
+     * {@snippet lang=c :
+     * #define NETTAP_BUF_RING_TAIL 14
+     * }
+     */
+    public static long NETTAP_BUF_RING_TAIL() {
+        return NETTAP_BUF_RING_TAIL;
     }
 }
 

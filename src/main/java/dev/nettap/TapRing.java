@@ -1,0 +1,761 @@
+package dev.nettap;
+
+import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.FileCalls;
+import dev.nettap.internal.sys.PollCalls;
+import dev.nettap.internal.sys.Sys;
+import dev.nettap.internal.uring.Completions;
+import dev.nettap.internal.uring.IoUring;
+import dev.nettap.internal.uring.UringException;
+import dev.nettap.internal.uring.UringProbe;
+import dev.nettap.internal.uring.UringSupport;
+import dev.nettap.vnet.VirtioNetHdr;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The io_uring packet path: one ring shared by several {@link Tap} queues, driven by one thread.
+ * Writes to any member are queued with {@link #submitWrite} and handed to the kernel together by
+ * the next {@link #submit()} or {@link #await}; reads run by themselves; {@link #await} reaps
+ * finished reads and writes of every member in one batch into a caller-owned
+ * {@link RingCompletions}, with the same statuses as {@link Tap#read}/{@link Tap#write}.
+ *
+ * <p><b>Reads.</b> On Linux 6.7+ ({@link ReadMode#MULTISHOT}) each member has one multishot read
+ * armed into a ring of provided buffers shared by all members: one submission keeps receiving
+ * frames, each into whichever buffer the kernel takes next. Elsewhere ({@link ReadMode#READV}) each
+ * receive buffer belongs to one member and carries a {@code readv} of header and frame that is
+ * submitted again when the buffer comes back. Either way a received frame is handed over in a
+ * buffer ({@link RingCompletions#buffer}), read through {@link #rxHeader}/{@link #rxFrame}, and
+ * given back with {@link #release} (at once, or after it was written out with
+ * {@link #submitWrite}: a forwarder sends a frame from the buffer it arrived in, without a copy).
+ * While the caller holds every buffer, reading pauses; it resumes at the next {@link #release}.
+ *
+ * <p><b>Writes</b> name memory the kernel may read after the call returns, so they accept only
+ * memory that outlives every request: this ring's {@link #txMemory()}, its receive buffers, or the
+ * guest region registered at {@link #open} ({@link Config#guestMemory()}, pinned by the kernel for
+ * the ring's life). A header directly followed by its frame goes out as one {@code WRITE} (from
+ * the guest region as {@code WRITE_FIXED}); a header and frame apart as one {@code WRITEV}.
+ *
+ * <p><b>Members and their fds.</b> The members' queues are registered files: at {@link #open} the
+ * ring takes the kernel's own reference to each queue's open file. Closing a member {@code Tap}
+ * while the ring is open is allowed and harmless: its fd number closes, but the queue stays
+ * attached (and a non-persistent device stays) until this ring closes; the ring never uses a
+ * member's fd number after {@link #open}, so an fd reused by someone else is never touched.
+ *
+ * <p><b>Threads.</b> Confined to the thread that called {@link #open} (it owns the ring's memory,
+ * like {@link Arena#ofConfined()}): every method but {@link #wakeup()} throws
+ * {@link WrongThreadException} from another thread. {@link #wakeup()} may be called from any thread
+ * at any time, even during or after close: it makes a current or the next {@link #await} return.
+ * ({@code io_uring_enter} does not return for a thread interrupt; this is how another thread stops
+ * the owner.)
+ *
+ * <p><b>Close.</b> {@link #close()} cancels every request in flight (armed reads, writes not yet
+ * done), waits for all their completions, releases the registered queues and guest region, then
+ * frees the buffers. When it returns no request can touch memory or a queue any more.
+ *
+ * <p><b>Availability.</b> {@link #unavailableReason()} says whether io_uring can be used here and,
+ * if not, why (absent, forbidden by {@code kernel.io_uring_disabled}/seccomp/an LSM, an opcode
+ * missing, or turned off with {@code -Ddev.nettap.uring=off}); {@link #open} then throws a
+ * {@link TapException} of kind {@link TapException.Kind#URING_UNAVAILABLE}, and the caller uses the
+ * {@code readv}/{@code writev} path ({@link UringForwarder} does so by itself).
+ */
+public final class TapRing implements AutoCloseable {
+    /** Largest user data a write may carry: 48 bits (the ring keeps the member and kind in the rest). */
+    public static final long MAX_USER_DATA = (1L << 48) - 1;
+    /** Most members one ring takes. */
+    public static final int MAX_MEMBERS = 4096;
+
+    /** How reads are issued. */
+    public enum ReadMode {
+        /** Multishot reads where the kernel has them (Linux 6.7+), else {@code readv}. */
+        AUTO,
+        /** One multishot read per member into shared provided buffers ({@code IORING_OP_READ_MULTISHOT}). */
+        MULTISHOT,
+        /** One {@code readv} per receive buffer, submitted again as each buffer comes back. */
+        READV
+    }
+
+    /**
+     * How a ring is sized.
+     *
+     * @param entries      submission queue size, 1..4096 (at least every buffer plus every member
+     *                     plus one, so a write per held buffer always fits: see {@link #defaults})
+     * @param rxBuffers    receive buffers, a power of two 1..32768
+     * @param rxBufferSize bytes per receive buffer, header included: {@value VirtioNetHdr#SIZE} +
+     *                     65535 (plus headroom) with receive offloads on, 12 + 14 + MTU without
+     * @param txBytes      size of {@link #txMemory()}, 0..1 GiB
+     * @param readMode     how reads are issued
+     * @param guestMemory  a native region writes may come from as registered (fixed) buffers, or null
+     */
+    public record Config(int entries, int rxBuffers, int rxBufferSize, long txBytes, ReadMode readMode,
+                         MemorySegment guestMemory) {
+        /**
+         * Checks the ranges.
+         *
+         * @param entries      submission queue size
+         * @param rxBuffers    receive buffers
+         * @param rxBufferSize bytes per receive buffer
+         * @param txBytes      size of the ring's own write memory
+         * @param readMode     how reads are issued
+         * @param guestMemory  the guest region, or null
+         */
+        public Config {
+            if (entries < 1 || entries > 4096) {
+                throw new IllegalArgumentException("entries must be 1..4096, is " + entries);
+            }
+            if (rxBuffers < 1 || rxBuffers > 32768 || Integer.bitCount(rxBuffers) != 1) {
+                throw new IllegalArgumentException("rxBuffers must be a power of two 1..32768, is " + rxBuffers);
+            }
+            if (rxBufferSize <= VirtioNetHdr.SIZE + 14 || rxBufferSize > (1 << 20)) {
+                throw new IllegalArgumentException("rxBufferSize must be " + (VirtioNetHdr.SIZE + 15) + "..1048576, is "
+                        + rxBufferSize);
+            }
+            if (txBytes < 0 || txBytes > (1L << 30)) {
+                throw new IllegalArgumentException("txBytes must be 0..1 GiB, is " + txBytes);
+            }
+            Objects.requireNonNull(readMode, "readMode");
+            if (guestMemory != null && (!guestMemory.isNative() || guestMemory.byteSize() == 0)) {
+                throw new IllegalArgumentException("guestMemory must be a non-empty native segment: " + guestMemory);
+            }
+        }
+
+        /**
+         * {@return a configuration for {@code members} queues: {@code rxBuffers} buffers of
+         * {@code rxBufferSize} bytes, a submission queue with room for a write per buffer, 64 KiB
+         * of {@link #txMemory()}, {@link ReadMode#AUTO}, no guest region}
+         *
+         * @param members      how many queues the ring will hold
+         * @param rxBuffers    a power of two
+         * @param rxBufferSize bytes per buffer, header included
+         */
+        public static Config defaults(int members, int rxBuffers, int rxBufferSize) {
+            return new Config(Math.min(4096, rxBuffers + members + 2), rxBuffers, rxBufferSize, 65536, ReadMode.AUTO, null);
+        }
+
+        /**
+         * {@return this configuration with another read mode}
+         *
+         * @param mode the mode
+         */
+        public Config withReadMode(ReadMode mode) {
+            return new Config(entries, rxBuffers, rxBufferSize, txBytes, mode, guestMemory);
+        }
+
+        /**
+         * {@return this configuration with a guest region for fixed-buffer writes}
+         *
+         * @param region native memory
+         */
+        public Config withGuestMemory(MemorySegment region) {
+            return new Config(entries, rxBuffers, rxBufferSize, txBytes, readMode, region);
+        }
+
+        /**
+         * {@return this configuration with another submission queue size}
+         *
+         * @param n 1..4096
+         */
+        public Config withEntries(int n) {
+            return new Config(n, rxBuffers, rxBufferSize, txBytes, readMode, guestMemory);
+        }
+    }
+
+    private static final long HDR = VirtioNetHdr.SIZE;
+    private static final int KIND_SHIFT = 60;
+    private static final int MEMBER_SHIFT = 48;
+    private static final long K_READ = 1L << KIND_SHIFT;   // multishot read: payload unused
+    private static final long K_READV = 2L << KIND_SHIFT;  // readv: payload = buffer
+    private static final long K_WRITE = 3L << KIND_SHIFT;  // payload = caller's user data
+    private static final long K_WAKE = 4L << KIND_SHIFT;   // POLL_ADD on the wake-up eventfd
+    private static final long PAYLOAD = MAX_USER_DATA;
+    private static final int ENOBUFS = linux_h.ENOBUFS();
+    private static final int ECANCELED = linux_h.ECANCELED();
+    private static final int BUFFER_GROUP = 0;
+
+    private final Thread owner = Thread.currentThread();
+    private final IoUring ring;
+    private final Tap[] members;
+    private final boolean multishot;
+    private final int bufferSize;
+    private final long frameCapacity;
+    private final MemorySegment rxRegion;
+    private final long rxBase;
+    private final MemorySegment[] rxHeaders;
+    private final MemorySegment[] rxFrames;
+    private final MemorySegment[][] rxIovs;      // READV mode: {header, frame} per buffer
+    private final boolean[] held;                // READV mode: the caller holds buffer i
+    private final boolean[] toPost;              // READV mode: buffer i waits for its readv to be queued
+    private int postsWaiting;
+    private final boolean[] toArm;               // MULTISHOT mode: member i waits for its read to be armed
+    private final boolean[] starved;             // MULTISHOT mode: member i's read ended for want of buffers
+    private int armsWaiting;
+    private int heldCount;                       // MULTISHOT mode: buffers the caller holds
+    private final boolean[] gone;                // member i's device disappeared: its reads stopped
+    private final MemorySegment tx;
+    private final long txBase;
+    private final MemorySegment guest;
+    private final long guestBase;
+    private final MemorySegment[] writev = new MemorySegment[2];
+    private final Arena arena;                   // owner-confined: eventfd read buffer
+    private final MemorySegment wakeBuf;
+    private final MemorySegment errno;
+    private final int wakeFd;
+    private boolean wakeArmed;
+    private final Object wakeLock = new Object();
+    private final Arena wakeArena;               // shared: the value wakeup() writes; guarded by wakeLock
+    private final MemorySegment wakeValue;
+    private boolean closed;                      // guarded by wakeLock for wakeup(); written by the owner
+
+    /**
+     * {@return empty when io_uring can carry the TAP path here, else why not (one line, as logged
+     * when falling back): absent, forbidden, an opcode or feature missing, or turned off}
+     * Probes afresh on every call (a two-entry ring is set up and closed).
+     */
+    public static Optional<String> unavailableReason() {
+        UringSupport s = UringProbe.probe();
+        return s.usable() ? Optional.empty() : Optional.of(s.fallbackMessage());
+    }
+
+    /**
+     * {@return true if this kernel can issue multishot reads into provided buffers (Linux 6.7+)}
+     * False, too, where io_uring cannot be used at all.
+     */
+    public static boolean multishotSupported() {
+        return UringProbe.probe().multishotRead();
+    }
+
+    /**
+     * Opens a ring over {@code members} (their order gives their indices) and starts reading from
+     * every one. The calling thread owns the ring.
+     *
+     * @param members open queues, 1..{@value #MAX_MEMBERS}, each once
+     * @param config  sizes and read mode
+     * @return the ring
+     * @throws TapException {@link TapException.Kind#URING_UNAVAILABLE} (the message says why, as
+     *                      {@link #unavailableReason()}), or {@link TapException.Kind#SYSCALL} when
+     *                      the kernel refused a ring of this size or a registration
+     * @throws IllegalArgumentException a member is given twice, or {@link ReadMode#MULTISHOT} is
+     *                      asked of a kernel without it
+     * @throws IllegalStateException a member is closed (or was closed while the ring was set up)
+     */
+    public static TapRing open(List<Tap> members, Config config) throws TapException {
+        Platform.requireLinux();
+        Objects.requireNonNull(config, "config");
+        Tap[] m = members.toArray(new Tap[0]);
+        if (m.length < 1 || m.length > MAX_MEMBERS) {
+            throw new IllegalArgumentException("a ring takes 1.." + MAX_MEMBERS + " members, not " + m.length);
+        }
+        IdentityHashMap<Tap, Boolean> seen = new IdentityHashMap<>();
+        for (Tap t : m) {
+            if (seen.put(Objects.requireNonNull(t, "member"), Boolean.TRUE) != null) {
+                throw new IllegalArgumentException("member " + t + " given twice");
+            }
+        }
+        UringSupport s = UringProbe.probe();
+        if (!s.usable()) {
+            throw new TapException(TapException.Kind.URING_UNAVAILABLE, null, 0, "io_uring", s.fallbackMessage());
+        }
+        boolean multishot = switch (config.readMode()) {
+            case AUTO -> s.multishotRead();
+            case READV -> false;
+            case MULTISHOT -> {
+                if (!s.multishotRead()) {
+                    throw new IllegalArgumentException("ReadMode.MULTISHOT: this kernel has no multishot read "
+                            + "(IORING_OP_READ_MULTISHOT, Linux 6.7+; " + s.detail() + ")");
+                }
+                yield true;
+            }
+        };
+        if (!multishot && config.rxBuffers() < m.length) {
+            throw new IllegalArgumentException("ReadMode.READV gives each member its own buffers: rxBuffers ("
+                    + config.rxBuffers() + ") must be at least the number of members (" + m.length + ")");
+        }
+        if (config.entries() < config.rxBuffers() + m.length + 1) {
+            throw new IllegalArgumentException("entries (" + config.entries() + ") must be at least rxBuffers + members + 1 ("
+                    + (config.rxBuffers() + m.length + 1) + "): a write per held buffer, a read per member and the wake-up");
+        }
+        return new TapRing(m, config, multishot);
+    }
+
+    private TapRing(Tap[] members, Config c, boolean multishot) throws TapException {
+        this.members = members;
+        this.multishot = multishot;
+        this.bufferSize = c.rxBufferSize();
+        this.frameCapacity = bufferSize - HDR;
+        int n = c.rxBuffers();
+        long rxBytes = multishot ? 0 : (long) n * bufferSize;
+        long txBytes = (c.txBytes() + 63) & ~63L;
+        arena = Arena.ofConfined();
+        wakeArena = Arena.ofShared();
+        IoUring r = null;
+        int efd = -1;
+        try {
+            errno = Sys.newErrnoSlot(arena);
+            wakeBuf = arena.allocate(8, 8);
+            wakeValue = wakeArena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
+            efd = PollCalls.eventfd(errno, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+            if (efd < 0) {
+                throw TapException.syscall("eventfd", Sys.errno(errno), "a TapRing's wake-up", null);
+            }
+            r = IoUring.open(c.entries(), Math.min(65536, Math.max(2 * c.entries(), 4 * n)), txBytes + rxBytes);
+            int[] fds = new int[members.length];
+            for (int i = 0; i < fds.length; i++) {
+                fds[i] = members[i].fd(); // throws if closed
+            }
+            r.registerFiles(fds);
+            for (Tap t : members) { // check after: open before and after means the fd was the queue's all along
+                if (t.isClosed()) {
+                    throw new IllegalStateException("member " + t + " was closed while the ring was being set up");
+                }
+            }
+            if (c.guestMemory() != null) {
+                r.registerBuffer(c.guestMemory());
+            }
+            MemorySegment data = r.data();
+            tx = data.asSlice(0, txBytes);
+            txBase = tx.address();
+            if (multishot) {
+                r.setUpBufferRing(BUFFER_GROUP, n, bufferSize);
+                rxRegion = r.bufferData();
+            } else {
+                rxRegion = data.asSlice(txBytes, rxBytes);
+            }
+            rxBase = rxRegion.address();
+            guest = c.guestMemory();
+            guestBase = guest == null ? 0 : guest.address();
+        } catch (UringException e) {
+            cleanUp(r, efd);
+            throw new TapException(TapException.Kind.SYSCALL, null, e.errno(), "io_uring", e.getMessage());
+        } catch (Throwable t) {
+            cleanUp(r, efd);
+            throw t;
+        }
+        ring = r;
+        wakeFd = efd;
+        rxHeaders = new MemorySegment[n];
+        rxFrames = new MemorySegment[n];
+        for (int i = 0; i < n; i++) {
+            rxHeaders[i] = rxRegion.asSlice((long) i * bufferSize, HDR);
+            rxFrames[i] = rxRegion.asSlice((long) i * bufferSize + HDR, frameCapacity);
+        }
+        gone = new boolean[members.length];
+        toArm = new boolean[members.length];
+        starved = new boolean[members.length];
+        held = new boolean[n];
+        toPost = new boolean[n];
+        rxIovs = multishot ? null : new MemorySegment[n][];
+        if (multishot) {
+            java.util.Arrays.fill(toArm, true);
+            armsWaiting = members.length;
+        } else {
+            for (int i = 0; i < n; i++) {
+                rxIovs[i] = new MemorySegment[] {rxHeaders[i], rxFrames[i]};
+                toPost[i] = true;
+            }
+            postsWaiting = n;
+        }
+        queueReads();
+        armWake();
+        submit();
+    }
+
+    private void cleanUp(IoUring r, int efd) {
+        if (r != null) {
+            r.close();
+        }
+        if (efd >= 0) {
+            FileCalls.close(errno, efd);
+        }
+        arena.close();
+        wakeArena.close();
+    }
+
+    // ---- accessors -----------------------------------------------------------------------------
+
+    /** {@return how reads are issued: {@link ReadMode#MULTISHOT} or {@link ReadMode#READV}} */
+    public ReadMode readMode() {
+        return multishot ? ReadMode.MULTISHOT : ReadMode.READV;
+    }
+
+    /** {@return how many member queues} */
+    public int members() {
+        return members.length;
+    }
+
+    /**
+     * {@return member {@code i}}
+     *
+     * @param i its index in the list given to {@link #open}
+     */
+    public Tap member(int i) {
+        return members[i];
+    }
+
+    /** {@return the number of receive buffers} */
+    public int rxBuffers() {
+        return rxHeaders.length;
+    }
+
+    /**
+     * {@return memory of this ring that writes may come from: {@link Config#txBytes()} bytes,
+     * valid until {@link #close()}, owner thread only}
+     */
+    public MemorySegment txMemory() {
+        ring.checkOwner();
+        return tx;
+    }
+
+    /**
+     * {@return the virtio-net header of receive buffer {@code buffer} ({@value VirtioNetHdr#SIZE}
+     * bytes; a preallocated slice, no allocation)}
+     *
+     * @param buffer a buffer id from {@link RingCompletions#buffer}
+     */
+    public MemorySegment rxHeader(int buffer) {
+        ring.checkOwner();
+        return rxHeaders[buffer];
+    }
+
+    /**
+     * {@return the frame area of receive buffer {@code buffer} (its whole capacity; the frame is
+     * the first {@link RingCompletions#status} bytes; a preallocated slice)}
+     *
+     * @param buffer a buffer id from {@link RingCompletions#buffer}
+     */
+    public MemorySegment rxFrame(int buffer) {
+        ring.checkOwner();
+        return rxFrames[buffer];
+    }
+
+    // ---- writes ----------------------------------------------------------------------------------
+
+    /**
+     * Queues a write of a header and {@code length} bytes of {@code frame} to member
+     * {@code member}; it reaches the kernel with the next {@link #submit()} or {@link #await}, and
+     * its result comes back in a {@link RingCompletions} entry carrying {@code userData}. Both
+     * segments must lie in {@link #txMemory()}, a receive buffer, or the registered guest region;
+     * their bytes must stay as they are until the write's completion. Nothing is allocated when the
+     * header is directly followed by the frame (one {@code WRITE}, or {@code WRITE_FIXED} from the
+     * guest region); a header and frame apart go out as one {@code WRITEV} (a slice of the frame is
+     * made when {@code length} is less than its size).
+     *
+     * @param member   the member's index
+     * @param hdr      exactly {@value VirtioNetHdr#SIZE} bytes
+     * @param frame    the frame's memory
+     * @param length   bytes of {@code frame} to send, 0..its size
+     * @param userData 0..{@link #MAX_USER_DATA}, returned with the completion
+     * @return false if the submission queue is full (nothing queued: submit or await, then retry)
+     * @throws IllegalArgumentException bad sizes, memory the ring does not accept, or a guest-region
+     *                                  header that is not directly followed by its frame
+     */
+    public boolean submitWrite(int member, MemorySegment hdr, MemorySegment frame, long length, long userData) {
+        ring.checkOwner();
+        Objects.checkIndex(member, members.length);
+        if (hdr.byteSize() != HDR) {
+            throw new IllegalArgumentException("the header must be exactly " + HDR + " bytes, is " + hdr.byteSize());
+        }
+        if (length < 0 || length > frame.byteSize() || length > Integer.MAX_VALUE - HDR) {
+            throw new IllegalArgumentException("length " + length + " does not fit the frame of " + frame.byteSize() + " bytes");
+        }
+        if (userData < 0 || userData > MAX_USER_DATA) {
+            throw new IllegalArgumentException("user data must be 0.." + MAX_USER_DATA + ", is " + userData);
+        }
+        long ud = K_WRITE | ((long) member << MEMBER_SHIFT) | userData;
+        long h = hdr.address();
+        int total = (int) (HDR + length);
+        boolean contiguous = hdr.isNative() && frame.isNative() && frame.address() == h + HDR;
+        if (contiguous) {
+            if (inside(tx, txBase, h, total)) {
+                return ring.prepWrite(member, IoUring.FIXED_FILE, tx, h - txBase, total, ud);
+            }
+            if (inside(rxRegion, rxBase, h, total)) {
+                return ring.prepWrite(member, IoUring.FIXED_FILE, rxRegion, h - rxBase, total, ud);
+            }
+            if (guest != null && inside(guest, guestBase, h, total)) {
+                return ring.prepWriteFixed(member, IoUring.FIXED_FILE, h - guestBase, total, ud);
+            }
+        } else if (guest != null && inside(guest, guestBase, h, (int) HDR)) {
+            throw new IllegalArgumentException("a write from the guest region needs its header directly followed by the "
+                    + "frame (one fixed buffer); copy the header into txMemory() otherwise");
+        }
+        // Apart (or not ours: prepWritev refuses memory outside the ring's regions with a clear message).
+        writev[0] = hdr;
+        writev[1] = length == frame.byteSize() ? frame : frame.asSlice(0, length);
+        try {
+            return ring.prepWritev(member, IoUring.FIXED_FILE, writev, 2, ud);
+        } finally {
+            writev[0] = null;
+            writev[1] = null;
+        }
+    }
+
+    private static boolean inside(MemorySegment region, long base, long a, int length) {
+        return a >= base && a - base <= region.byteSize() - length;
+    }
+
+    /**
+     * Hands every queued write (and re-armed read) to the kernel in one {@code io_uring_enter}.
+     *
+     * @return how many requests the kernel took
+     * @throws UncheckedIOException the ring itself failed (a bug, or the ring is unusable)
+     */
+    public int submit() {
+        try {
+            return ring.submit();
+        } catch (UringException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ---- completions -----------------------------------------------------------------------------
+
+    /**
+     * Submits what is queued, waits until at least one read or write finished, {@link #wakeup()}
+     * was called, or {@code timeoutNanos} passed, and copies every finished one (up to
+     * {@code out}'s capacity) into {@code out}. Allocates nothing.
+     *
+     * @param out          filled from index 0
+     * @param timeoutNanos 0: do not wait; negative: no bound
+     * @return the number of entries in {@code out}
+     * @throws UncheckedIOException the ring itself failed
+     */
+    public int await(RingCompletions out, long timeoutNanos) {
+        out.reset();
+        queueReads();
+        Completions raw = out.raw;
+        try {
+            ring.await(raw, timeoutNanos == 0 ? 0 : 1, timeoutNanos);
+            // Internal completions (wake-ups, re-armings) must not make a waiting caller return empty-handed
+            // before the bound: one more short wait only when nothing of the caller's came.
+            translate(raw, out);
+            if (out.count() == 0 && !out.wasWoken() && timeoutNanos != 0 && raw.count() > 0) {
+                queueReads();
+                ring.await(raw, 1, timeoutNanos);
+                translate(raw, out);
+            }
+        } catch (UringException e) {
+            throw new UncheckedIOException(e);
+        }
+        queueReads();
+        return out.count();
+    }
+
+    private void translate(Completions raw, RingCompletions out) throws UringException {
+        for (int i = 0; i < raw.count(); i++) {
+            long ud = raw.userData(i);
+            int res = raw.result(i);
+            long kind = ud & (0xFL << KIND_SHIFT);
+            int member = (int) ((ud >>> MEMBER_SHIFT) & 0xFFF);
+            if (kind == K_WRITE) {
+                out.add(false, member, UringStatus.frame(res, 0, false), -1, ud & PAYLOAD);
+            } else if (kind == K_READ) {
+                multishotDone(out, member, res, raw.bufferId(i), raw.more(i));
+            } else if (kind == K_READV) {
+                readvDone(out, member, res, (int) (ud & PAYLOAD));
+            } else if (kind == K_WAKE) {
+                wakeArmed = false;
+                FileCalls.read(errno, wakeFd, wakeBuf, 8); // reset the counter (EAGAIN if already read: fine)
+                out.woken();
+                if (res != -ECANCELED) {
+                    armWake();
+                }
+            }
+        }
+    }
+
+    private void multishotDone(RingCompletions out, int member, int res, int buffer, boolean more) {
+        if (buffer >= 0) {
+            heldCount++;
+            out.add(true, member, UringStatus.frame(res, frameCapacity, true), buffer, 0);
+        } else if (res == -ENOBUFS) {
+            if (heldCount < rxHeaders.length) {
+                arm(member); // buffers came back since the kernel found none: read again now
+            } else {
+                starved[member] = true; // every buffer is with the caller: armed again at the next release
+            }
+        } else if (res < 0 && res != -ECANCELED) {
+            long s = UringStatus.frame(res, frameCapacity, true);
+            if (s != Tap.WOULD_BLOCK) {
+                out.add(true, member, s, -1, 0);
+            }
+            if (s == Tap.DEVICE_GONE) {
+                gone[member] = true;
+            }
+        }
+        if (!more && res != -ENOBUFS && res != -ECANCELED && !gone[member]) {
+            arm(member);
+        }
+    }
+
+    private void readvDone(RingCompletions out, int member, int res, int buffer) {
+        if (res == -ECANCELED) {
+            return;
+        }
+        long s = UringStatus.frame(res, frameCapacity, true);
+        if (res >= 0) {
+            held[buffer] = true; // the caller's until release()
+            out.add(true, member, s, buffer, 0);
+            return;
+        }
+        if (s != Tap.WOULD_BLOCK) {
+            out.add(true, member, s, -1, 0);
+        }
+        if (s == Tap.DEVICE_GONE) {
+            gone[member] = true;
+        } else {
+            post(buffer);
+        }
+    }
+
+    /**
+     * Gives receive buffer {@code buffer} back for the next frame, once its frame was consumed (or
+     * its write from the buffer completed).
+     *
+     * @param buffer an id a read entry handed over and not released since
+     * @throws IllegalArgumentException the caller does not hold that buffer
+     */
+    public void release(int buffer) {
+        ring.checkOwner();
+        if (multishot) {
+            ring.recycleBuffer(buffer); // refuses a buffer the caller does not hold
+            heldCount--;
+            for (int m = 0; m < starved.length; m++) {
+                if (starved[m]) {
+                    starved[m] = false;
+                    arm(m);
+                }
+            }
+        } else {
+            if (buffer < 0 || buffer >= held.length || !held[buffer]) {
+                throw new IllegalArgumentException("buffer " + buffer + " is not held by the caller (ids come from read "
+                        + "entries and go back once)");
+            }
+            held[buffer] = false;
+            if (!gone[buffer % members.length]) {
+                post(buffer);
+            }
+        }
+    }
+
+    private void arm(int member) {
+        if (!toArm[member]) {
+            toArm[member] = true;
+            armsWaiting++;
+        }
+    }
+
+    private void post(int buffer) {
+        if (!toPost[buffer]) {
+            toPost[buffer] = true;
+            postsWaiting++;
+        }
+    }
+
+    /** Queues every read waiting to be (re-)armed, as far as the SQ has room; the rest next time. */
+    private void queueReads() {
+        if (armsWaiting > 0) {
+            for (int m = 0; m < toArm.length && armsWaiting > 0; m++) {
+                if (toArm[m]) {
+                    if (!ring.prepReadMultishot(m, IoUring.FIXED_FILE, K_READ | ((long) m << MEMBER_SHIFT))) {
+                        return;
+                    }
+                    toArm[m] = false;
+                    armsWaiting--;
+                }
+            }
+        }
+        if (postsWaiting > 0) {
+            for (int b = 0; b < toPost.length && postsWaiting > 0; b++) {
+                if (toPost[b]) {
+                    int m = b % members.length; // READV mode: buffer b belongs to member b mod members
+                    if (!ring.prepReadv(m, IoUring.FIXED_FILE, rxIovs[b], 2, K_READV | ((long) m << MEMBER_SHIFT) | b)) {
+                        return;
+                    }
+                    toPost[b] = false;
+                    postsWaiting--;
+                }
+            }
+        }
+        if (!wakeArmed) {
+            armWake();
+        }
+    }
+
+    private void armWake() {
+        if (!wakeArmed && ring.prepPollAdd(wakeFd, 0, linux_h.POLLIN(), K_WAKE)) {
+            wakeArmed = true;
+        }
+    }
+
+    // ---- lifetime --------------------------------------------------------------------------------
+
+    /**
+     * Makes the owner's current {@link #await} return (or its next one, at once). Any thread, any
+     * time; does nothing once the ring is closed.
+     */
+    public void wakeup() {
+        synchronized (wakeLock) {
+            if (!closed) {
+                // SAFETY: wakeValue is 8 bytes in wakeArena, closed only under wakeLock after `closed` is set.
+                FileCalls.write(Sys.errnoSlot(), wakeFd, wakeValue, 8);
+            }
+        }
+    }
+
+    /** Test hook: the kernel holds completions the CQ had no room for. */
+    boolean cqOverflowed() {
+        return ring.cqOverflowed();
+    }
+
+    /** Test hook: requests the kernel took whose last completion was not reaped yet. */
+    long inFlight() {
+        return ring.inFlight();
+    }
+
+    /** {@return whether {@link #close()} was called} */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Cancels every request in flight, waits for their completions, releases the registered queues
+     * and guest region, then frees the buffers and closes the wake-up eventfd. Frames in buffers the
+     * caller still holds are gone. Idempotent; owner thread only.
+     */
+    @Override
+    public void close() {
+        if (Thread.currentThread() != owner) {
+            throw new WrongThreadException("a TapRing is closed by the thread that opened it (" + owner + ")");
+        }
+        synchronized (wakeLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            ring.close(); // cancels, waits for every completion, unregisters, unmaps
+        } finally {
+            synchronized (wakeLock) {
+                FileCalls.close(errno, wakeFd);
+                wakeArena.close();
+            }
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder("TapRing[").append(readMode()).append(", ");
+        for (int i = 0; i < members.length; i++) {
+            b.append(i == 0 ? "" : " ").append(members[i].name());
+        }
+        return b.append(closed ? ", closed]" : "]").toString();
+    }
+}
