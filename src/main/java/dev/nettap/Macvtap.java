@@ -37,28 +37,7 @@ final class Macvtap {
     static TapHandle byName(String ifname, NetnsRef ns) throws TapException {
         InterfaceNames.check(ifname);
         String ctx = "macvtap \"" + ifname + "\"" + ns.where();
-        Info info = NetSysfs.read(ns, ifname, ctx, () -> {
-            Path dir = NetSysfs.dir(ifname);
-            for (String kind : new String[] {"macvtap", "ipvtap"}) {
-                Path sub = dir.resolve(kind);
-                if (!Files.isDirectory(sub)) {
-                    continue;
-                }
-                try (DirectoryStream<Path> ds = Files.newDirectoryStream(sub, "tap*")) {
-                    for (Path tap : ds) {
-                        long rdev = DeviceNode.parse(NetSysfs.attribute(tap.resolve("dev"), ctx));
-                        String idx = NetSysfs.attribute(dir.resolve("ifindex"), ctx);
-                        if (rdev >= 0 && idx != null) {
-                            return new Info(rdev, Integer.parseInt(idx), kind);
-                        }
-                    }
-                } catch (IOException e) {
-                    throw new TapException(TapException.Kind.SYSCALL, "read", 0, ctx, "listing " + sub + " failed: " + e);
-                }
-            }
-            throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "\"" + ifname + "\"" + ns.where()
-                    + " is not a macvtap or ipvtap interface (sysfs shows no macvtap/ or ipvtap/ character device)");
-        });
+        Info info = info(ifname, ns, ctx);
         String where = " (" + info.kind() + " \"" + ifname + "\", " + DeviceNode.format(info.rdev()) + ns.where() + ")";
         Path devNode = Path.of("/dev", "tap" + info.ifindex());
         if (matches(devNode, info.rdev())) {
@@ -84,6 +63,40 @@ final class Macvtap {
                 "no device node for " + ctx + ": " + devNode + " is missing or is another device (not "
                 + DeviceNode.format(info.rdev()) + "), and making a private node needs CAP_MKNOD; pass a node"
                 + " made for this device to TapHandle.macvtap(Path)");
+    }
+
+    /**
+     * The character device number of the macvtap or ipvtap interface {@code ifname} as namespace
+     * {@code ns} shows it (sysfs); throws {@code NOT_A_TAP} when that interface is not one.
+     */
+    static long charDevice(String ifname, NetnsRef ns, String ctx) throws TapException {
+        return info(ifname, ns, ctx).rdev();
+    }
+
+    private static Info info(String ifname, NetnsRef ns, String ctx) throws TapException {
+        return NetSysfs.read(ns, ifname, ctx, () -> {
+            Path dir = NetSysfs.dir(ifname);
+            for (String kind : new String[] {"macvtap", "ipvtap"}) {
+                Path sub = dir.resolve(kind);
+                if (!Files.isDirectory(sub)) {
+                    continue;
+                }
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(sub, "tap*")) {
+                    for (Path tap : ds) {
+                        long rdev = DeviceNode.parse(NetSysfs.attribute(tap.resolve("dev"), ctx));
+                        String idx = NetSysfs.attribute(dir.resolve("ifindex"), ctx);
+                        if (rdev >= 0 && idx != null) {
+                            return new Info(rdev, Integer.parseInt(idx), kind);
+                        }
+                    }
+                } catch (IOException e) {
+                    throw new TapException(TapException.Kind.SYSCALL, "read", 0, ctx, "listing " + sub + " failed: " + e);
+                }
+            }
+            throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "\"" + ifname + "\"" + ns.where()
+                    + " is not a macvtap or ipvtap interface (sysfs shows no macvtap/ or ipvtap/ character device)");
+        });
+
     }
 
     /** Whether {@code node} is a character device with number {@code rdev} (checked without opening it). */
