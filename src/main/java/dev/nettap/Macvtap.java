@@ -34,7 +34,17 @@ final class Macvtap {
 
     private record Info(long rdev, int ifindex, String kind) {}
 
-    static TapHandle byName(String ifname, NetnsRef ns) throws TapException {
+    /**
+     * An open, configured queue, for {@link TapHandle} to wrap (this class does not depend on it).
+     *
+     * @param fd     the queue's fd, owned by the receiver
+     * @param origin how it was opened, for messages
+     * @param name   the interface's name ({@code TUNGETIFF})
+     * @param netns  the namespace it was looked up in, or {@code null} when opened by path
+     */
+    record Opened(int fd, String origin, String name, NetnsRef netns) {}
+
+    static Opened byName(String ifname, NetnsRef ns) throws TapException {
         InterfaceNames.check(ifname);
         String ctx = "macvtap \"" + ifname + "\"" + ns.where();
         Info info = info(ifname, ns, ctx);
@@ -43,7 +53,7 @@ final class Macvtap {
         if (matches(devNode, info.rdev())) {
             return byPath(devNode, info.rdev(), where, ns);
         }
-        TapHandle own = privateNode(info, where, ns, ctx);
+        Opened own = privateNode(info, where, ns, ctx);
         if (own != null) {
             return own;
         }
@@ -118,7 +128,7 @@ final class Macvtap {
     }
 
     /** A private node for the device in a new 0700 folder; {@code null} when mknod is not permitted there. */
-    private static TapHandle privateNode(Info info, String where, NetnsRef ns, String ctx) throws TapException {
+    private static Opened privateNode(Info info, String where, NetnsRef ns, String ctx) throws TapException {
         Path dir;
         try {
             dir = Files.createTempDirectory("nettap-macvtap-");
@@ -160,7 +170,7 @@ final class Macvtap {
      *
      * @param rdev the device number it must have, or -1 for any macvtap/ipvtap character device
      */
-    static TapHandle byPath(Path node, long rdev, String where, NetnsRef ns) throws TapException {
+    static Opened byPath(Path node, long rdev, String where, NetnsRef ns) throws TapException {
         String ctx = node + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
@@ -204,7 +214,7 @@ final class Macvtap {
                     throw TapException.syscall(TapException.Kind.UNSUPPORTED_FLAGS, "TUNSETIFF", e, ctx,
                             "the queue refuses IFF_TAP|IFF_NO_PI|IFF_VNET_HDR");
                 }
-                return TapHandle.ofMacvtap(fd, "macvtap " + node + " as \"" + iff.name() + "\"" + where, iff.name(), ns);
+                return new Opened(fd, "macvtap " + node + " as \"" + iff.name() + "\"" + where, iff.name(), ns);
             } catch (TapException | RuntimeException | Error e) {
                 FileCalls.close(err, fd);
                 throw e;

@@ -159,6 +159,17 @@ public final class Tap implements AutoCloseable {
     private final PlatformWait txWait;
     private final VirtualWait virtualWait;
     private final TapDevice device;
+    private final TapDevice.Member member = new TapDevice.Member() { // TapDevice knows queues only as this
+        @Override
+        public <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+            return Tap.this.withFd(call);
+        }
+
+        @Override
+        public boolean isClosed() {
+            return Tap.this.isClosed();
+        }
+    };
     private final MemorySegment wakeValue;
 
     private Tap(int fd, int[] eventFds, QueueValidation.Queue q, String origin, Arena arena, TapDevice device) {
@@ -178,7 +189,7 @@ public final class Tap implements AutoCloseable {
         this.virtualWait = new VirtualWait(arena, fd, context());
         this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
         this.device = device;
-        device.add(this); // last: the device hands out this queue's fd from here on
+        device.add(member); // last: the device hands out this queue's fd from here on
     }
 
     /**
@@ -577,7 +588,7 @@ public final class Tap implements AutoCloseable {
             gate.awaitClosed(); // another thread is closing: return once it is done
             return;
         }
-        device.leave(this);
+        device.leave(member);
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.

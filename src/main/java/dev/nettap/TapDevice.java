@@ -63,6 +63,18 @@ public final class TapDevice {
         T apply(int fd) throws TapException;
     }
 
+    /**
+     * One open queue of the device, as this class sees it: a {@link Tap} hands in an adapter, so
+     * this class does not depend on {@code Tap} (no class cycle).
+     */
+    interface Member {
+        /** Runs {@code call} with the queue's fd, kept open for the call; throws {@link IllegalStateException} if closed. */
+        <T> T withFd(FdCall<T> call) throws TapException;
+
+        /** {@return whether the queue is closed} */
+        boolean isClosed();
+    }
+
     private static final Map<String, TapDevice> HELD = new HashMap<>(); // guarded by HELD
     private static final AtomicLong UNSHARED = new AtomicLong(); // keys of queues whose namespace is unknown
 
@@ -70,7 +82,7 @@ public final class TapDevice {
     private final TapMode mode;
     private final boolean charDevice; // macvtap / ipvtap
     private final NetnsRef netns;     // where the handle was opened, when known by path; else null
-    private final List<Tap> queues = new ArrayList<>(); // guarded by HELD
+    private final List<Member> queues = new ArrayList<>(); // guarded by HELD
     private int members;                                // guarded by HELD: joined, not yet left
     private final Object offloadLock = new Object();
     private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
@@ -138,14 +150,14 @@ public final class TapDevice {
     }
 
     /** Records a queue that joined; called by the {@link Tap} constructor. */
-    void add(Tap tap) {
+    void add(Member tap) {
         synchronized (HELD) {
             queues.add(tap);
         }
     }
 
     /** A member left ({@code tap} closed, or {@code null}: an open that failed after joining). */
-    void leave(Tap tap) {
+    void leave(Member tap) {
         synchronized (HELD) {
             if (tap != null) {
                 queues.remove(tap);
@@ -158,11 +170,11 @@ public final class TapDevice {
 
     /** Runs {@code call} with the fd of an open queue of this device. */
     private <T> T withQueue(FdCall<T> call) throws TapException {
-        List<Tap> snapshot;
+        List<Member> snapshot;
         synchronized (HELD) {
             snapshot = List.copyOf(queues);
         }
-        for (Tap t : snapshot) {
+        for (Member t : snapshot) {
             try {
                 return t.withFd(call);
             } catch (IllegalStateException e) {
