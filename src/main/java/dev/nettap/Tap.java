@@ -592,6 +592,8 @@ public final class Tap implements AutoCloseable {
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.
+            // SAFETY: wakeValue is an 8-byte segment (8 = its size) of this queue's arena, closed
+            // below only after this write; this thread alone closes (beginClose won).
             FileCalls.write(err, closeFd, wakeValue, 8);
             virtualWait.close();
         } finally {
