@@ -4,6 +4,7 @@ import dev.nettap.internal.sys.MountCalls;
 import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.Errno;
 import dev.nettap.internal.sys.Sys;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -53,9 +54,11 @@ final class Macvtap {
         if (matches(devNode, info.rdev())) {
             return byPath(devNode, info.rdev(), where, ns);
         }
-        Opened own = privateNode(info, where, ns, ctx);
-        if (own != null) {
-            return own;
+        NoPrivateNode noNode;
+        try {
+            return privateNode(info, where, ns, ctx);
+        } catch (NoPrivateNode e) {
+            noNode = e;
         }
         long end = System.nanoTime() + UDEV_WAIT_MILLIS * 1_000_000;
         while (System.nanoTime() - end < 0) {
@@ -69,10 +72,37 @@ final class Macvtap {
                 return byPath(devNode, info.rdev(), where, ns);
             }
         }
-        throw new TapException(TapException.Kind.SYSCALL, "mknod", linux_h.EPERM(), ctx,
+        throw noNodeError(ctx, devNode, info.rdev(), noNode);
+    }
+
+    /**
+     * Why no private node could be made: the system call and errno that failed (errno 0 when the
+     * JDK reported the failure without one), and what was being done.
+     */
+    static final class NoPrivateNode extends Exception {
+        private static final long serialVersionUID = 1L;
+        final String syscall;
+        final int errno;
+
+        NoPrivateNode(String syscall, int errno, String detail) {
+            super(detail, null, false, false);
+            this.syscall = syscall;
+            this.errno = errno;
+        }
+    }
+
+    /** The final error of {@link #byName}: neither {@code /dev/tapN} nor a private node; names the real cause. */
+    static TapException noNodeError(String ctx, Path devNode, long rdev, NoPrivateNode cause) {
+        String why = cause.errno != 0 ? cause.syscall + " failed with " + Errno.name(cause.errno) + " ("
+                + Errno.text(cause.errno) + ")" : cause.syscall + " failed";
+        String hint = cause.syscall.equals("mknod") && (cause.errno == linux_h.EPERM())
+                ? " (making a device node needs CAP_MKNOD)"
+                : cause.syscall.equals("open") && cause.errno == linux_h.EACCES()
+                ? " (the temporary folder's filesystem is probably mounted nodev)" : "";
+        return new TapException(TapException.Kind.SYSCALL, cause.syscall, cause.errno, ctx,
                 "no device node for " + ctx + ": " + devNode + " is missing or is another device (not "
-                + DeviceNode.format(info.rdev()) + "), and making a private node needs CAP_MKNOD; pass a node"
-                + " made for this device to TapHandle.macvtap(Path)");
+                + DeviceNode.format(rdev) + "), and a private node could not be made: " + why + hint + ": "
+                + cause.getMessage() + "; pass a node made for this device to TapHandle.macvtap(Path)");
     }
 
     /**
@@ -127,13 +157,18 @@ final class Macvtap {
         }
     }
 
-    /** A private node for the device in a new 0700 folder; {@code null} when mknod is not permitted there. */
-    private static Opened privateNode(Info info, String where, NetnsRef ns, String ctx) throws TapException {
+    /**
+     * A private node for the device in a new 0700 folder; {@link NoPrivateNode} (naming the call
+     * and errno) when none can be made or opened there, so the caller can fall back to udev.
+     */
+    private static Opened privateNode(Info info, String where, NetnsRef ns, String ctx)
+            throws TapException, NoPrivateNode {
         Path dir;
         try {
             dir = Files.createTempDirectory("nettap-macvtap-");
         } catch (IOException | UnsupportedOperationException e) {
-            return null;
+            throw new NoPrivateNode("createTempDirectory", 0, "making a folder in "
+                    + System.getProperty("java.io.tmpdir") + ": " + e);
         }
         Path node = dir.resolve("tap" + info.ifindex());
         try {
@@ -144,14 +179,12 @@ final class Macvtap {
                 r = MountCalls.mknod(err, arena.allocateFrom(node.toString()), linux_h.S_IFCHR() | 0600, info.rdev());
             }
             if (r < 0) {
-                System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG, "{0}: mknod {1} failed, errno {2}",
-                        ctx, node, Sys.errno(err));
-                return null;
+                throw new NoPrivateNode("mknod", Sys.errno(err), "making " + node);
             }
             return byPath(node, info.rdev(), where, ns);
         } catch (TapException e) {
-            if (e.errno() == linux_h.EACCES()) {
-                return null; // a nodev filesystem: fall back to /dev and udev
+            if (e.errno() == linux_h.EACCES()) { // a nodev filesystem: fall back to /dev and udev
+                throw new NoPrivateNode(e.syscall() == null ? "open" : e.syscall(), e.errno(), "opening " + node);
             }
             throw e;
         } finally {
