@@ -86,6 +86,9 @@ final class FramePath {
     /**
      * Reads up to {@code max} frames under one hold of the role; stops at the first one that would
      * block. Frame {@code i} goes to {@code hdrs[i]}/{@code frames[i]}, its result to {@code results[i]}.
+     * Each pair is checked here as it is used (the caller's check only makes a bad batch fail before
+     * anything is read); a pair that fails here, because another thread stored it after that check,
+     * throws {@link IllegalArgumentException} and the frames already read in this batch are lost.
      *
      * @return how many frames were read, or {@link Status#DEVICE_GONE} if the first found the device gone
      */
@@ -93,7 +96,15 @@ final class FramePath {
         gate.enterRole(role);
         try {
             for (int i = 0; i < max; i++) {
-                long r = transferHeld(hdrs[i], frames[i], frames[i].byteSize(), false);
+                // Read once: each array slot is read into a local exactly once, and that local is the
+                // one checked and the one handed to the kernel. The caller's earlier check of the arrays
+                // only makes a bad batch fail before anything is read; it proves nothing about what the
+                // slots hold now (another thread may have stored a smaller or read-only segment since).
+                MemorySegment h = hdrs[i];
+                MemorySegment f = frames[i];
+                Segments.checkHeader(h, reads);
+                Segments.checkNative(f, "frame", i, reads);
+                long r = transferHeld(h, f, f.byteSize(), false);
                 if (r == Status.WOULD_BLOCK) {
                     return i;
                 }
@@ -127,23 +138,32 @@ final class FramePath {
         return result(n, length, lengthWhenFull);
     }
 
-    /** One header and the first {@code count} segments of {@code bufs} (whose sizes sum to {@code capacity}). */
-    long transfer(MemorySegment hdr, MemorySegment[] bufs, int count, long capacity) {
+    /**
+     * One header (checked by the caller) and the first {@code count} segments of {@code bufs},
+     * checked here: each slot is read once, and the segment checked is the one whose address goes
+     * into the iovec (a slot re-read after a check could hold another segment by then). A bad
+     * segment throws before any system call, so nothing is read or written.
+     */
+    long transfer(MemorySegment hdr, MemorySegment[] bufs, int count) {
+        Segments.checkCount(bufs, count);
         gate.enterRole(role);
         try {
             MemorySegment[] k = keep;
-            putIov(0, hdr, HDR);
-            k[0] = hdr;
             int kept = 1;
-            for (int i = 0; i < count; i++) {
-                MemorySegment b = bufs[i];
-                putIov(i + 1, b, b.byteSize());
-                if (b.scope() != k[kept - 1].scope()) {
-                    k[kept++] = b;
-                }
-            }
+            long capacity = 0;
             long n;
             try {
+                putIov(0, hdr, HDR);
+                k[0] = hdr;
+                for (int i = 0; i < count; i++) {
+                    MemorySegment b = bufs[i]; // read once (see above)
+                    Segments.checkNative(b, "buffer", i, reads);
+                    capacity += b.byteSize();
+                    putIov(i + 1, b, b.byteSize());
+                    if (b.scope() != k[kept - 1].scope()) {
+                        k[kept++] = b;
+                    }
+                }
                 if (kept <= VectorIo.KEEP_SMALL) { // header and buffers from one or two arenas: registers only
                     n = reads ? VectorIo.readv(errno, fd, iov, count + 1, k[0], k[1])
                             : VectorIo.writev(errno, fd, iov, count + 1, k[0], k[1]);

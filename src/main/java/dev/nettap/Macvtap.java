@@ -4,6 +4,7 @@ import dev.nettap.internal.sys.MountCalls;
 import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.Errno;
 import dev.nettap.internal.sys.Sys;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -34,10 +35,86 @@ final class Macvtap {
 
     private record Info(long rdev, int ifindex, String kind) {}
 
-    static TapHandle byName(String ifname, NetnsRef ns) throws TapException {
+    /**
+     * An open, configured queue, for {@link TapHandle} to wrap (this class does not depend on it).
+     *
+     * @param fd     the queue's fd, owned by the receiver
+     * @param origin how it was opened, for messages
+     * @param name   the interface's name ({@code TUNGETIFF})
+     * @param netns  the namespace it was looked up in, or {@code null} when opened by path
+     */
+    record Opened(int fd, String origin, String name, NetnsRef netns) {}
+
+    static Opened byName(String ifname, NetnsRef ns) throws TapException {
         InterfaceNames.check(ifname);
         String ctx = "macvtap \"" + ifname + "\"" + ns.where();
-        Info info = NetSysfs.read(ns, ifname, ctx, () -> {
+        Info info = info(ifname, ns, ctx);
+        String where = " (" + info.kind() + " \"" + ifname + "\", " + DeviceNode.format(info.rdev()) + ns.where() + ")";
+        Path devNode = Path.of("/dev", "tap" + info.ifindex());
+        if (matches(devNode, info.rdev())) {
+            return byPath(devNode, info.rdev(), where, ns);
+        }
+        NoPrivateNode noNode;
+        try {
+            return privateNode(info, where, ns, ctx);
+        } catch (NoPrivateNode e) {
+            noNode = e;
+        }
+        long end = System.nanoTime() + UDEV_WAIT_MILLIS * 1_000_000;
+        while (System.nanoTime() - end < 0) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            if (matches(devNode, info.rdev())) {
+                return byPath(devNode, info.rdev(), where, ns);
+            }
+        }
+        throw noNodeError(ctx, devNode, info.rdev(), noNode);
+    }
+
+    /**
+     * Why no private node could be made: the system call and errno that failed (errno 0 when the
+     * JDK reported the failure without one), and what was being done.
+     */
+    static final class NoPrivateNode extends Exception {
+        private static final long serialVersionUID = 1L;
+        final String syscall;
+        final int errno;
+
+        NoPrivateNode(String syscall, int errno, String detail) {
+            super(detail, null, false, false);
+            this.syscall = syscall;
+            this.errno = errno;
+        }
+    }
+
+    /** The final error of {@link #byName}: neither {@code /dev/tapN} nor a private node; names the real cause. */
+    static TapException noNodeError(String ctx, Path devNode, long rdev, NoPrivateNode cause) {
+        String why = cause.errno != 0 ? cause.syscall + " failed with " + Errno.name(cause.errno) + " ("
+                + Errno.text(cause.errno) + ")" : cause.syscall + " failed";
+        String hint = cause.syscall.equals("mknod") && (cause.errno == linux_h.EPERM())
+                ? " (making a device node needs CAP_MKNOD)"
+                : cause.syscall.equals("open") && cause.errno == linux_h.EACCES()
+                ? " (the temporary folder's filesystem is probably mounted nodev)" : "";
+        return new TapException(TapException.Kind.SYSCALL, cause.syscall, cause.errno, ctx,
+                "no device node for " + ctx + ": " + devNode + " is missing or is another device (not "
+                + DeviceNode.format(rdev) + "), and a private node could not be made: " + why + hint + ": "
+                + cause.getMessage() + "; pass a node made for this device to TapHandle.macvtap(Path)");
+    }
+
+    /**
+     * The character device number of the macvtap or ipvtap interface {@code ifname} as namespace
+     * {@code ns} shows it (sysfs); throws {@code NOT_A_TAP} when that interface is not one.
+     */
+    static long charDevice(String ifname, NetnsRef ns, String ctx) throws TapException {
+        return info(ifname, ns, ctx).rdev();
+    }
+
+    private static Info info(String ifname, NetnsRef ns, String ctx) throws TapException {
+        return NetSysfs.read(ns, ifname, ctx, () -> {
             Path dir = NetSysfs.dir(ifname);
             for (String kind : new String[] {"macvtap", "ipvtap"}) {
                 Path sub = dir.resolve(kind);
@@ -59,31 +136,7 @@ final class Macvtap {
             throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "\"" + ifname + "\"" + ns.where()
                     + " is not a macvtap or ipvtap interface (sysfs shows no macvtap/ or ipvtap/ character device)");
         });
-        String where = " (" + info.kind() + " \"" + ifname + "\", " + DeviceNode.format(info.rdev()) + ns.where() + ")";
-        Path devNode = Path.of("/dev", "tap" + info.ifindex());
-        if (matches(devNode, info.rdev())) {
-            return byPath(devNode, info.rdev(), where, ns);
-        }
-        TapHandle own = privateNode(info, where, ns, ctx);
-        if (own != null) {
-            return own;
-        }
-        long end = System.nanoTime() + UDEV_WAIT_MILLIS * 1_000_000;
-        while (System.nanoTime() - end < 0) {
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            if (matches(devNode, info.rdev())) {
-                return byPath(devNode, info.rdev(), where, ns);
-            }
-        }
-        throw new TapException(TapException.Kind.SYSCALL, "mknod", linux_h.EPERM(), ctx,
-                "no device node for " + ctx + ": " + devNode + " is missing or is another device (not "
-                + DeviceNode.format(info.rdev()) + "), and making a private node needs CAP_MKNOD; pass a node"
-                + " made for this device to TapHandle.macvtap(Path)");
+
     }
 
     /** Whether {@code node} is a character device with number {@code rdev} (checked without opening it). */
@@ -104,13 +157,18 @@ final class Macvtap {
         }
     }
 
-    /** A private node for the device in a new 0700 folder; {@code null} when mknod is not permitted there. */
-    private static TapHandle privateNode(Info info, String where, NetnsRef ns, String ctx) throws TapException {
+    /**
+     * A private node for the device in a new 0700 folder; {@link NoPrivateNode} (naming the call
+     * and errno) when none can be made or opened there, so the caller can fall back to udev.
+     */
+    private static Opened privateNode(Info info, String where, NetnsRef ns, String ctx)
+            throws TapException, NoPrivateNode {
         Path dir;
         try {
             dir = Files.createTempDirectory("nettap-macvtap-");
         } catch (IOException | UnsupportedOperationException e) {
-            return null;
+            throw new NoPrivateNode("createTempDirectory", 0, "making a folder in "
+                    + System.getProperty("java.io.tmpdir") + ": " + e);
         }
         Path node = dir.resolve("tap" + info.ifindex());
         try {
@@ -121,14 +179,12 @@ final class Macvtap {
                 r = MountCalls.mknod(err, arena.allocateFrom(node.toString()), linux_h.S_IFCHR() | 0600, info.rdev());
             }
             if (r < 0) {
-                System.getLogger("dev.nettap").log(System.Logger.Level.DEBUG, "{0}: mknod {1} failed, errno {2}",
-                        ctx, node, Sys.errno(err));
-                return null;
+                throw new NoPrivateNode("mknod", Sys.errno(err), "making " + node);
             }
             return byPath(node, info.rdev(), where, ns);
         } catch (TapException e) {
-            if (e.errno() == linux_h.EACCES()) {
-                return null; // a nodev filesystem: fall back to /dev and udev
+            if (e.errno() == linux_h.EACCES()) { // a nodev filesystem: fall back to /dev and udev
+                throw new NoPrivateNode(e.syscall() == null ? "open" : e.syscall(), e.errno(), "opening " + node);
             }
             throw e;
         } finally {
@@ -147,7 +203,7 @@ final class Macvtap {
      *
      * @param rdev the device number it must have, or -1 for any macvtap/ipvtap character device
      */
-    static TapHandle byPath(Path node, long rdev, String where, NetnsRef ns) throws TapException {
+    static Opened byPath(Path node, long rdev, String where, NetnsRef ns) throws TapException {
         String ctx = node + where;
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
@@ -191,7 +247,7 @@ final class Macvtap {
                     throw TapException.syscall(TapException.Kind.UNSUPPORTED_FLAGS, "TUNSETIFF", e, ctx,
                             "the queue refuses IFF_TAP|IFF_NO_PI|IFF_VNET_HDR");
                 }
-                return TapHandle.ofMacvtap(fd, "macvtap " + node + " as \"" + iff.name() + "\"" + where, iff.name(), ns);
+                return new Opened(fd, "macvtap " + node + " as \"" + iff.name() + "\"" + where, iff.name(), ns);
             } catch (TapException | RuntimeException | Error e) {
                 FileCalls.close(err, fd);
                 throw e;

@@ -70,6 +70,8 @@ final class PlatformWait {
                 r = poll(nanos);
             } finally {
                 if (in.leave()) {
+                    // SAFETY: drain is an 8-byte segment of the queue's arena, which is closed only
+                    // after this role is released (close waits for quiescence); 8 = its size.
                     FileCalls.read(errno, interruptFd, drain, 8); // reset the eventfd for the next wait
                     if (r != Status.CLOSED) {
                         r = Status.INTERRUPTED;
@@ -136,6 +138,14 @@ final class PlatformWait {
         @Override
         protected void implCloseChannel() throws IOException {
             // Runs on the interrupting thread, while the waiter holds the role: the eventfd is open.
+            // SAFETY: one is an 8-byte segment (8 = its size) of the queue's arena, closed only after
+            // the waiter releases its role, and the waiter cannot release it before this write is
+            // done: Thread.interrupt runs it as postInterrupt -> close() -> implCloseChannel inside
+            // synchronized (closeLock); the waiter's leave() -> end(true) sees interruptedTarget
+            // (set under the thread's interrupt lock before blockedOn(null) could clear the blocker)
+            // and calls postInterrupt -> close() itself, which blocks on closeLock until this call
+            // returns (or runs it itself if it comes first; the later one finds closed and returns).
+            // Checked against JDK 22-25 AbstractInterruptibleChannel (begin/end/close, Interruptible).
             FileCalls.write(Sys.errnoSlot(), interruptFd, one, 8);
         }
     }

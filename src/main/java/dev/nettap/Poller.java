@@ -91,7 +91,11 @@ final class Poller {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = event(a, linux_h.EPOLLONESHOT(), id);
             MemorySegment err = Sys.errnoSlot();
-            if (dead || PollCalls.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0) {
+            // EEXIST: the fd is in this set already, added by a dead poller's late epoll_ctl on its
+            // closed epfd whose number this poller got. Take the entry over (MOD) with this key.
+            if (dead || PollCalls.epollCtl(err, epfd, linux_h.EPOLL_CTL_ADD(), fd, ev) < 0
+                    && (Sys.errno(err) != linux_h.EEXIST()
+                    || PollCalls.epollCtl(err, epfd, linux_h.EPOLL_CTL_MOD(), fd, ev) < 0)) {
                 remove(id);
                 throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", dead ? linux_h.EBADF() : Sys.errno(err), ctx,
                         dead ? "the poller failed meanwhile" : null);

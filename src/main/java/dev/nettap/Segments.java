@@ -38,19 +38,13 @@ final class Segments {
         }
     }
 
-    /** Checks a scatter list and returns its total size. */
-    static long checkScatter(MemorySegment[] bufs, int count, boolean kernelWrites) {
+    /** Checks a scatter list's count against the array and the iovec table. */
+    static void checkCount(MemorySegment[] bufs, int count) {
         if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
             throw new IllegalArgumentException("segment count " + count + " out of range 1.."
                     + Math.min(MAX_SEGMENTS, bufs.length) + " (the iovec table holds "
                     + MAX_SEGMENTS + ")");
         }
-        long total = 0;
-        for (int i = 0; i < count; i++) {
-            checkNative(bufs[i], "buffer", i, kernelWrites);
-            total += bufs[i].byteSize();
-        }
-        return total;
     }
 
     /** A segment's arena was closed by another thread between the check and the call. */

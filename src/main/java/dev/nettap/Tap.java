@@ -170,6 +170,17 @@ public final class Tap implements AutoCloseable {
     private final PlatformWait txWait;
     private final VirtualWait virtualWait;
     private final TapDevice device;
+    private final TapDevice.Member member = new TapDevice.Member() { // TapDevice knows queues only as this
+        @Override
+        public <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+            return Tap.this.withFd(call);
+        }
+
+        @Override
+        public boolean isClosed() {
+            return Tap.this.isClosed();
+        }
+    };
     private final MemorySegment wakeValue;
     private final java.util.concurrent.CopyOnWriteArrayList<CloseHook> closeHooks =
             new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -191,7 +202,7 @@ public final class Tap implements AutoCloseable {
         this.virtualWait = new VirtualWait(arena, fd, context());
         this.wakeValue = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
         this.device = device;
-        device.add(this); // last: the device hands out this queue's fd from here on
+        device.add(member); // last: the device hands out this queue's fd from here on
     }
 
     /**
@@ -370,8 +381,7 @@ public final class Tap implements AutoCloseable {
      */
     public long read(MemorySegment hdr, MemorySegment[] bufs, int count) {
         Segments.checkHeader(hdr, true);
-        long capacity = Segments.checkScatter(bufs, count, true);
-        return rx.transfer(hdr, bufs, count, capacity);
+        return rx.transfer(hdr, bufs, count); // checks each buffer as it reads it (see FramePath)
     }
 
     /**
@@ -464,8 +474,7 @@ public final class Tap implements AutoCloseable {
      */
     public long write(MemorySegment hdr, MemorySegment[] bufs, int count) {
         Segments.checkHeader(hdr, false);
-        long capacity = Segments.checkScatter(bufs, count, false);
-        return tx.transfer(hdr, bufs, count, capacity);
+        return tx.transfer(hdr, bufs, count); // checks each buffer as it reads it (see FramePath)
     }
 
     /**
@@ -665,10 +674,12 @@ public final class Tap implements AutoCloseable {
             gate.awaitClosed(); // another thread is closing: return once it is done
             return;
         }
-        device.leave(this);
+        device.leave(member);
         MemorySegment err = Sys.errnoSlot();
         try {
             // An eventfd stays readable until read: every present and future poll on it returns.
+            // SAFETY: wakeValue is an 8-byte segment (8 = its size) of this queue's arena, closed
+            // below only after this write; this thread alone closes (beginClose won).
             FileCalls.write(err, closeFd, wakeValue, 8);
             virtualWait.close();
         } finally {

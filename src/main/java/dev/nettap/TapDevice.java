@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What belongs to a TAP, TUN or macvtap <em>device</em> rather than to one of its queues: the
@@ -26,6 +27,10 @@ import java.util.Set;
  * opens of a device turns receive offloads off, so what {@link #offloads()} reports is what the
  * kernel does. Other processes holding the device see and may change the same settings; the
  * kernel cannot report the offloads, so a change made by another process is not seen here.
+ * Queues are known to be of one device by the macvtap's character device, or by the tun device's
+ * namespace ({@code TUNGETDEVNETNS}) and name; where the namespace cannot be read (it needs
+ * {@code CAP_NET_ADMIN}), a queue is a device object of its own, since two devices of one name in
+ * two namespaces could not be told apart.
  *
  * <p><b>Privileges.</b> Offloads, header size, features, carrier and send buffer are ioctls on a
  * queue fd: any holder of the queue may make them. Link up/down, MTU and MAC address go through
@@ -58,13 +63,26 @@ public final class TapDevice {
         T apply(int fd) throws TapException;
     }
 
+    /**
+     * One open queue of the device, as this class sees it: a {@link Tap} hands in an adapter, so
+     * this class does not depend on {@code Tap} (no class cycle).
+     */
+    interface Member {
+        /** Runs {@code call} with the queue's fd, kept open for the call; throws {@link IllegalStateException} if closed. */
+        <T> T withFd(FdCall<T> call) throws TapException;
+
+        /** {@return whether the queue is closed} */
+        boolean isClosed();
+    }
+
     private static final Map<String, TapDevice> HELD = new HashMap<>(); // guarded by HELD
+    private static final AtomicLong UNSHARED = new AtomicLong(); // keys of queues whose namespace is unknown
 
     private final String key;
     private final TapMode mode;
     private final boolean charDevice; // macvtap / ipvtap
     private final NetnsRef netns;     // where the handle was opened, when known by path; else null
-    private final List<Tap> queues = new ArrayList<>(); // guarded by HELD
+    private final List<Member> queues = new ArrayList<>(); // guarded by HELD
     private int members;                                // guarded by HELD: joined, not yet left
     private final Object offloadLock = new Object();
     private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
@@ -85,7 +103,7 @@ public final class TapDevice {
             throws TapException {
         DeviceNode node = DeviceNode.of(err, fd);
         boolean chr = node != null && node.isTapCharDevice();
-        String key = chr ? "chr " + DeviceNode.format(node.rdev()) : "tun " + namespaceId(err, fd) + " " + name;
+        String key = key(chr, chr ? node.rdev() : 0, chr ? null : namespaceId(err, fd), name);
         synchronized (HELD) {
             TapDevice d = HELD.get(key);
             if (d == null) {
@@ -101,30 +119,45 @@ public final class TapDevice {
         }
     }
 
-    /** The inode of the device's network namespace, or {@code ?} when {@code TUNGETDEVNETNS} is not permitted. */
+    /**
+     * The key under which queues share a device object: the character device number of a macvtap
+     * (unique system-wide), else the tun device's namespace and name. When the namespace cannot be
+     * read ({@code nsId} {@code null}: {@code TUNGETDEVNETNS} needs {@code CAP_NET_ADMIN}), the name
+     * alone does not tell devices apart (an unprivileged VMM may be handed two devices of one name
+     * from two namespaces), so the queue gets a key of its own and shares nothing: its first open
+     * turns its device's offloads off, and {@link #offloads()} reports only what was set through it.
+     */
+    static String key(boolean chr, long rdev, String nsId, String name) {
+        if (chr) {
+            return "chr " + DeviceNode.format(rdev);
+        }
+        return nsId != null ? "tun " + nsId + " " + name : "tun ? " + name + " #" + UNSHARED.incrementAndGet();
+    }
+
+    /** The inode of the device's network namespace, or {@code null} when {@code TUNGETDEVNETNS} is not permitted. */
     private static String namespaceId(MemorySegment err, int fd) {
         int nsfd = FileCalls.ioctl(err, fd, linux_h.TUNGETDEVNETNS(), 0L);
         if (nsfd < 0) {
-            return "?"; // unprivileged: devices are told apart by name (see the class comment)
+            return null; // unprivileged: the namespace is unknown, so the queue shares with nothing (see key)
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = dev.nettap.internal.linux.stat.allocate(arena);
             // SAFETY: st is a struct stat in this arena, alive for the call.
-            return MountCalls.fstat(err, nsfd, st) < 0 ? "?" : Long.toString(dev.nettap.internal.linux.stat.st_ino(st));
+            return MountCalls.fstat(err, nsfd, st) < 0 ? null : Long.toString(dev.nettap.internal.linux.stat.st_ino(st));
         } finally {
             FileCalls.close(err, nsfd);
         }
     }
 
     /** Records a queue that joined; called by the {@link Tap} constructor. */
-    void add(Tap tap) {
+    void add(Member tap) {
         synchronized (HELD) {
             queues.add(tap);
         }
     }
 
     /** A member left ({@code tap} closed, or {@code null}: an open that failed after joining). */
-    void leave(Tap tap) {
+    void leave(Member tap) {
         synchronized (HELD) {
             if (tap != null) {
                 queues.remove(tap);
@@ -137,11 +170,11 @@ public final class TapDevice {
 
     /** Runs {@code call} with the fd of an open queue of this device. */
     private <T> T withQueue(FdCall<T> call) throws TapException {
-        List<Tap> snapshot;
+        List<Member> snapshot;
         synchronized (HELD) {
             snapshot = List.copyOf(queues);
         }
-        for (Tap t : snapshot) {
+        for (Member t : snapshot) {
             try {
                 return t.withFd(call);
             } catch (IllegalStateException e) {
@@ -376,6 +409,9 @@ public final class TapDevice {
             NetnsRef ns = nsfd >= 0 ? NetnsRef.ofFd(nsfd) : netns != null ? netns : NetnsRef.CALLER;
             try {
                 return ns.call(() -> {
+                    if (charDevice && netns == null) {
+                        requireSameMacvtap(fd, name, ctx);
+                    }
                     try (IfaceIoctl io = new IfaceIoctl(name, ctx + ns.where())) {
                         return call.apply(io);
                     }
@@ -386,6 +422,34 @@ public final class TapDevice {
                 }
             }
         });
+    }
+
+    /**
+     * A macvtap opened by path (or fd) has no known namespace, so its name is looked up in the
+     * caller's, where another interface may have the same name. Proven the same device when the
+     * name there is a macvtap or ipvtap whose character device is the queue's (device numbers are
+     * system-wide); otherwise refused, since the ioctls would act on another interface.
+     */
+    private static void requireSameMacvtap(int fd, String name, String ctx) throws TapException {
+        MemorySegment err = Sys.errnoSlot();
+        DeviceNode node = DeviceNode.of(err, fd);
+        if (node == null) {
+            throw TapException.syscall("fstat", Sys.errno(err), ctx, null);
+        }
+        String why;
+        try {
+            long rdev = Macvtap.charDevice(name, NetnsRef.CALLER, ctx);
+            if (rdev == node.rdev()) {
+                return;
+            }
+            why = "\"" + name + "\" there is character device " + DeviceNode.format(rdev);
+        } catch (TapException e) {
+            why = e.getMessage();
+        }
+        throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "cannot prove that interface \"" + name
+                + "\" in the caller's network namespace is this queue's device " + DeviceNode.format(node.rdev())
+                + " (" + why + "); call from a thread in the device's namespace, or open it with"
+                + " TapHandle.macvtapInNamespace");
     }
 
     /**

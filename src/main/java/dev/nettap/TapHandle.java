@@ -182,7 +182,7 @@ public final class TapHandle implements AutoCloseable {
     public static TapHandle macvtap(Path charDevice) throws TapException {
         Objects.requireNonNull(charDevice, "charDevice");
         Platform.requireLinux();
-        return Macvtap.byPath(charDevice, -1, "", null);
+        return ofMacvtap(Macvtap.byPath(charDevice, -1, "", null));
     }
 
     /**
@@ -205,7 +205,7 @@ public final class TapHandle implements AutoCloseable {
     public static TapHandle macvtap(String ifname) throws TapException {
         Objects.requireNonNull(ifname, "ifname");
         Platform.requireLinux();
-        return Macvtap.byName(ifname, NetnsRef.CALLER);
+        return ofMacvtap(Macvtap.byName(ifname, NetnsRef.CALLER));
     }
 
     /**
@@ -224,12 +224,13 @@ public final class TapHandle implements AutoCloseable {
         Objects.requireNonNull(netns, "netns");
         Objects.requireNonNull(ifname, "ifname");
         Platform.requireLinux();
-        return Macvtap.byName(ifname, NetnsRef.of(netns));
+        return ofMacvtap(Macvtap.byName(ifname, NetnsRef.of(netns)));
     }
 
     /** A handle for a configured macvtap queue ({@link Macvtap}). */
-    static TapHandle ofMacvtap(int fd, String origin, String name, NetnsRef netns) {
-        return new TapHandle(fd, origin, name, TapMode.TAP, netns != null && netns.path() != null ? netns : null);
+    private static TapHandle ofMacvtap(Macvtap.Opened q) {
+        NetnsRef netns = q.netns();
+        return new TapHandle(q.fd(), q.origin(), q.name(), TapMode.TAP, netns != null && netns.path() != null ? netns : null);
     }
 
     /**

@@ -101,6 +101,33 @@ class MacvtapKernelTest {
         assertTrue(ns.hasLink("mvt0"), "closing a macvtap queue leaves the interface");
     }
 
+    /**
+     * A macvtap opened by path has no known namespace: its link settings look its name up in the
+     * caller's, and act only when that name is this very device (same character device number).
+     */
+    @Test
+    void byPathLinkSettingsRefuseAnotherInterfaceOfTheSameName() throws Exception {
+        String ifindex = sysfs("ifindex");
+        String[] mm = sysfs("macvtap/tap" + ifindex + "/dev").split(":");
+        Path node = tmp.resolve("mvt0-node");
+        assertEquals(0, new ProcessBuilder("mknod", "-m", "0600", node.toString(), "c", mm[0], mm[1]).inheritIO()
+                .start().waitFor());
+        try (ScratchNamespace other = ScratchNamespace.create("nettap-mvt-other");
+             Tap tap = Tap.open(TapHandle.macvtap(node))) {
+            other.ip("link", "add", "mvt0", "type", "veth", "peer", "name", "mvt0p"); // same name, another interface
+            assertEquals(Boolean.TRUE, InNamespace.call(ns.path(), () -> tap.device().isUp()), "its own namespace");
+            TapException e = assertThrows(TapException.class,
+                    () -> InNamespace.call(other.path(), () -> tap.device().isUp()));
+            assertTrue(e.getMessage().contains("cannot prove"), e.getMessage());
+            assertThrows(TapException.class, () -> InNamespace.call(other.path(), () -> {
+                tap.device().setMtu(1400);
+                return null;
+            }));
+            assertEquals("1500", other.exec("cat", "/sys/class/net/mvt0/mtu").output().strip(),
+                    "the other interface is untouched");
+        }
+    }
+
     @Test
     void byNameFromAThreadInsideTheNamespaceAnsweringPing() throws Exception {
         Map<Integer, String> before = KernelFixtures.openFds();

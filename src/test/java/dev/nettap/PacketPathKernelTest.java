@@ -485,6 +485,63 @@ class PacketPathKernelTest {
         }
     }
 
+    /**
+     * A bad segment in the middle of a batch or a scatter list is refused before anything moves:
+     * the queued frames are all still there for the next, valid, call. (FramePath reads each slot
+     * once and checks the very segment it hands to the kernel; see its comment.)
+     */
+    @Test
+    void aBadSegmentInTheMiddleOfABatchOrScatterListIsRefusedBeforeAnythingIsRead() throws Exception {
+        try (Tap tap = open("ntm0")) {
+            up("ntm0");
+            ns.exec("ping", "-c", "3", "-i", "0.002", "-W", "1", "10.99.0.2"); // three requests, queued
+            int max = 8;
+            MemorySegment[] hdrs = new MemorySegment[max];
+            MemorySegment[] frames = new MemorySegment[max];
+            for (int i = 0; i < max; i++) {
+                hdrs[i] = hdr();
+                frames[i] = arena.allocate(2048);
+            }
+            long[] results = new long[max];
+            MemorySegment good = frames[1];
+            frames[1] = MemorySegment.ofArray(new byte[2048]);
+            assertThrows(IllegalArgumentException.class, () -> tap.readBatch(hdrs, frames, results, max));
+            frames[1] = good.asReadOnly();
+            assertThrows(IllegalArgumentException.class, () -> tap.readBatch(hdrs, frames, results, max));
+            frames[1] = good;
+            MemorySegment goodHdr = hdrs[1];
+            hdrs[1] = arena.allocate(2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> tap.readBatch(hdrs, frames, results, max));
+            assertTrue(e.getMessage().contains("exactly"), e.getMessage());
+            hdrs[1] = goodHdr;
+
+            MemorySegment[] bufs = {arena.allocate(1024), MemorySegment.ofArray(new byte[1024]), arena.allocate(1024)};
+            assertThrows(IllegalArgumentException.class, () -> tap.read(hdr(), bufs, bufs.length));
+            bufs[1] = arena.allocate(1024).asReadOnly();
+            assertThrows(IllegalArgumentException.class, () -> tap.read(hdr(), bufs, bufs.length));
+            assertEquals(0, tap.statistics().reads().frames(), "nothing was read");
+
+            MemorySegment[] out = {arena.allocate(14), MemorySegment.ofArray(new byte[46])};
+            assertThrows(IllegalArgumentException.class, () -> tap.write(hdr(), out, out.length));
+            assertEquals(0, tap.statistics().writes().frames(), "nothing was written");
+
+            int icmp = 0;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (icmp < 3 && System.nanoTime() < deadline) {
+                tap.awaitReadable(Duration.ofMillis(200));
+                int got = tap.readBatch(hdrs, frames, results, max);
+                assertTrue(got >= 0, "status " + got);
+                for (int i = 0; i < got; i++) {
+                    if (results[i] == 98 && frames[i].get(ValueLayout.JAVA_BYTE, 23) == 1) { // 14 + 84, proto ICMP
+                        icmp++;
+                    }
+                }
+            }
+            assertEquals(3, icmp, "every queued echo request is still there after the refused calls");
+        }
+    }
+
     @Test
     void segmentsTheKernelCannotSafelyUseAreRefused() throws Exception {
         try (Tap tap = open("nty0")) {

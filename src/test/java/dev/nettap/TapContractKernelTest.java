@@ -422,6 +422,33 @@ class TapContractKernelTest {
         return t;
     }
 
+    /**
+     * A dead poller's late {@code epoll_ctl} can land in its successor's set (the epfd number is
+     * reused): a later register of that fd must take the entry over, not fail with EEXIST forever.
+     */
+    @Test
+    void registerTakesOverAnFdAlreadyInThePollersSet() throws Exception {
+        MemorySegment err = Sys.errnoSlot();
+        int efd = PollCalls.eventfd(err, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
+        assertTrue(efd >= 0, "eventfd errno " + Sys.errno(err));
+        Poller p = Poller.get();
+        Injected target = new Injected(() -> { });
+        long key = Poller.newKey();
+        try (Arena arena = Arena.ofConfined()) {
+            // The stale entry: added with a key no target has, disarmed, as a late register would.
+            assertEquals(0, PollCalls.epollCtl(err, p.epfd(), linux_h.EPOLL_CTL_ADD(), efd,
+                    Poller.event(arena, linux_h.EPOLLONESHOT(), Poller.newKey())));
+            p.register(efd, key, target, "eventfd " + efd + " already in the set"); // EEXIST before the fix
+            assertTrue(p.arm(efd, Poller.event(arena, linux_h.EPOLLIN() | linux_h.EPOLLONESHOT(), key),
+                    Sys.newErrnoSlot(arena)));
+            assertEquals(8, FileCalls.write(err, efd, arena.allocateFrom(ValueLayout.JAVA_LONG, 1L), 8));
+            assertTrue(target.fired.await(30, TimeUnit.SECONDS), "the event reached the target under the new key");
+        } finally {
+            p.deregister(efd, key);
+            FileCalls.close(err, efd);
+        }
+    }
+
     @Test
     void thePollerSurvivesAThrowingWakeUpAndAFailedEpollWait() throws Exception {
         Tap[] t = bridged("ntp0", "ntp1");

@@ -78,7 +78,12 @@ public final class FrameException extends IllegalArgumentException {
          */
         FINAL_DESTINATION_UNKNOWN,
         /** The L2 length does not fit the device: 0 in TUN mode (IP packets), an Ethernet header in TAP mode. */
-        L2_LENGTH_FOR_MODE
+        L2_LENGTH_FOR_MODE,
+        /**
+         * A non-zero L4 length in the metadata disagrees with the frame: it is not 8 for UDP, or not
+         * the TCP header's data offset times 4 (0 means "read it from the frame").
+         */
+        L4_LENGTH_MISMATCH
     }
 
     /** Which rule was broken. */

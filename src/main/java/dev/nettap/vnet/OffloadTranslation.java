@@ -67,6 +67,7 @@ public final class OffloadTranslation {
     private static final int TCP_CSUM_OFFSET = 16;
     private static final int UDP_CSUM_OFFSET = 6;
     private static final int UDP_LENGTH_OFFSET = 4;
+    private static final int UDP_HEADER = 8;
     private static final int IPV6_HEADER = 40;
     private static final int MAX_EXTENSION_HEADERS = 16;
     /** The kernel's {@code GSO_BY_FRAGS}: a {@code gso_size} no write may carry. */
@@ -329,14 +330,21 @@ public final class OffloadTranslation {
                         doff / 4, doff);
             }
             cwr = (w & TCP_CWR) != 0;
-            if (l4Header == 0) {
-                l4Header = doff;
+            // The L4 length is a fact of the frame, like l3Length: any other non-zero value would cut
+            // the TCP header (hdr_len) or count payload as header. Exact, not "at least": the kernel
+            // segments by the data offset, so a larger hint is metadata that disagrees with the frame.
+            if (l4Header != 0 && l4Header != doff) {
+                return refuse(md, Reason.L4_LENGTH_MISMATCH, "l4Length is %d but the TCP data offset says %d bytes",
+                        l4Header, doff);
             }
+            l4Header = doff;
         } else {
             storedUdpLen = frame.get(BE16, csumStart + UDP_LENGTH_OFFSET) & 0xFFFF;
-            if (l4Header == 0) {
-                l4Header = 8;
+            if (l4Header != 0 && l4Header != UDP_HEADER) {
+                return refuse(md, Reason.L4_LENGTH_MISMATCH, "l4Length is %d but a UDP header is always %d bytes",
+                        l4Header, UDP_HEADER);
             }
+            l4Header = UDP_HEADER;
         }
         long hdrLen = csumStart + l4Header;
         if (hdrLen > n) {
@@ -387,7 +395,7 @@ public final class OffloadTranslation {
                         "segment size %d is the kernel's reserved GSO_BY_FRAGS (frame %d bytes)", gsoSize, n);
             }
             if (uso) {
-                long payload = writeLength - csumStart - 8;
+                long payload = writeLength - csumStart - UDP_HEADER;
                 if (payload > (long) gsoSize * UDP_MAX_SEGMENTS) {
                     return refuse(md, Reason.TOO_MANY_SEGMENTS,
                             "USO of %d payload bytes with udpSegmentSize %d makes more than 128 datagrams",

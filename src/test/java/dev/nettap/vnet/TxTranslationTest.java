@@ -408,6 +408,27 @@ class TxTranslationTest {
 
     // ------------------------------------------------------------------------------ bad input
 
+    @Test
+    void anL4LengthThatDisagreesWithTheFrameIsRefusedBeforeAnythingIsWritten() {
+        for (boolean v4 : new boolean[] {true, false}) {
+            IpVersion ip = v4 ? IpVersion.IPV4 : IpVersion.IPV6;
+            Frame udp = Frames.build(14, v4, UDP, 0, 3 * 1000, 0, 41);
+            Frames.ndisify(udp); // the seed and lengths need writing: a refusal must come first
+            for (int l4 : new int[] {4, 7, 9, 20}) {
+                assertRefused(udp, new TxMetadata().ipVersion(ip).l2Length(14).l3Length(udp.l3()).l4Length(l4)
+                        .udpSegmentation(1000).ipv4HeaderChecksum(v4), Reason.L4_LENGTH_MISMATCH);
+                assertRefused(udp, new TxMetadata().ipVersion(ip).l2Length(14).l3Length(udp.l3()).l4Length(l4)
+                        .udpChecksum(true), Reason.L4_LENGTH_MISMATCH);
+            }
+            Frame tcp = Frames.build(14, v4, TCP, 0, 3000, 0, 42);
+            Frames.ndisify(tcp);
+            for (int l4 : new int[] {8, 19, 21, 40}) { // the data offset is 20 bytes
+                assertRefused(tcp, Frames.tso(tcp, 1000).l4Length(l4), Reason.L4_LENGTH_MISMATCH);
+            }
+            Frames.translate(Frames.tso(tcp, 1000).l4Length(20), tcp.seg(), hdr()); // the exact one is accepted
+        }
+    }
+
     private static void assertRefused(Frame f, TxMetadata md, Reason reason) {
         assertRefused(f.seg(), md, reason);
     }

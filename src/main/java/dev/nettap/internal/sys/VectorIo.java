@@ -3,7 +3,6 @@ package dev.nettap.internal.sys;
 import static dev.nettap.internal.linux.linux_h.C_LONG;
 import static dev.nettap.internal.linux.linux_h.C_POINTER;
 
-import dev.nettap.internal.linux.linux_h;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
@@ -44,6 +43,7 @@ public final class VectorIo {
     /** How many segments the large form keeps alive. */
     public static final int KEEP_MAX = 65;
 
+    @SuppressWarnings("restricted") // see SAFETY below
     private static MethodHandle syscall(int keep) {
         // long syscall(long number, long fd, struct iovec *iov, long iovcnt, void *keep...)
         MemoryLayout[] args = new MemoryLayout[4 + keep];
@@ -56,6 +56,8 @@ public final class VectorIo {
         // SAFETY: glibc declares long syscall(long number, ...); every variadic argument here is a
         // long or a pointer (types that need no promotion), the first three after the number are the
         // fd, the iovec table and its length that readv/writev take, and the rest are never read.
+        // The handle is only called by readv/writev above, which pass the segments every iovec
+        // points into as the kept arguments, so the linker holds their scopes for the call.
         return linker.downcallHandle(address, FunctionDescriptor.of(C_LONG, args),
                 Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(1));
     }
@@ -113,30 +115,6 @@ public final class VectorIo {
             return (long) LARGE.invokeExact(errno, NR_WRITEV, (long) fd, iov, (long) iovcnt, keep);
         } catch (RuntimeException e) {
             throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    private static final MethodHandle READV = Sys.errnoHandle(linux_h.readv$address(), linux_h.readv$descriptor());
-    private static final MethodHandle WRITEV = Sys.errnoHandle(linux_h.writev$address(), linux_h.writev$descriptor());
-
-    /**
-     * Plain {@code readv(fd, iov, iovcnt)}: keeps nothing alive, so every iovec must point at memory
-     * the caller otherwise guarantees for the call (its own confined or global memory).
-     */
-    public static long readv(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
-        try {
-            return (long) READV.invokeExact(errno, fd, iov, iovcnt);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-    }
-
-    /** Plain {@code writev(fd, iov, iovcnt)}, as {@link #readv(MemorySegment, int, MemorySegment, int)}. */
-    public static long writev(MemorySegment errno, int fd, MemorySegment iov, int iovcnt) {
-        try {
-            return (long) WRITEV.invokeExact(errno, fd, iov, iovcnt);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
