@@ -608,7 +608,7 @@ public final class TapSelector implements AutoCloseable {
     /** Told by a registered {@code Tap} before its fd closes. */
     private final class Hook implements CloseHook {
         @Override
-        public void tapClosing(Tap tap, int fd) {
+        public void tapClosing(Object tap, int fd) {
             synchronized (lock) {
                 if (fdsClosed) {
                     return;
