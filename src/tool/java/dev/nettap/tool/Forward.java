@@ -38,6 +38,8 @@ final class Forward {
 
     private final PrintStream out;
     private final List<Forwarder> forwarders = new ArrayList<>();
+    /** A forwarder whose thread ended with an exception instead of an outcome. */
+    private final java.util.Map<Forwarder, Throwable> failures = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<String> labels = new ArrayList<>(); // "A <-> B, queue q", per forwarder
     private final List<String[]> directionLabels = new ArrayList<>(); // "A -> B, queue q" and back, per forwarder
     private final List<Thread> threads = new ArrayList<>();
@@ -210,7 +212,13 @@ final class Forward {
         forwarders.add(f);
         labels.add(a + " <-> " + b + ", queue " + queue);
         directionLabels.add(new String[] {a + " -> " + b + ", queue " + queue, b + " -> " + a + ", queue " + queue});
-        threads.add(Thread.ofPlatform().name("nettap-forward-" + f.a().name() + "-" + queue).start(f));
+        threads.add(Thread.ofPlatform().name("nettap-forward-" + f.a().name() + "-" + queue).start(() -> {
+            try {
+                f.run();
+            } catch (RuntimeException | Error e) { // no outcome then: watch() must not wait for one
+                failures.put(f, e);
+            }
+        }));
     }
 
     /** Prints a status line at most once a second until a forwarder ends; returns the exit code. */
@@ -234,6 +242,11 @@ final class Forward {
                     return EXIT_DEVICE_GONE;
                 } else if (o != null) {
                     System.err.printf("nettap forward: %s ended (%s); stopping%n", labels.get(forwarders.indexOf(f)), o);
+                    return 1;
+                }
+                Throwable failed = failures.get(f);
+                if (failed != null) {
+                    System.err.printf("nettap forward: %s failed (%s); stopping%n", labels.get(forwarders.indexOf(f)), failed);
                     return 1;
                 }
             }
