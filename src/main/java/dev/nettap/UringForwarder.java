@@ -1,8 +1,5 @@
 package dev.nettap;
 
-import dev.nettap.vnet.VirtioNetHdr;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -22,8 +19,7 @@ import java.util.Optional;
  * <p><b>Fallback.</b> When io_uring cannot be used here ({@link TapRing#unavailableReason()}), one
  * line says why (logger {@code dev.nettap.uring}, WARNING; INFO when turned off with
  * {@code -Ddev.nettap.uring=off}) and the same work runs on the {@code readv}/{@code writev} path:
- * one platform thread per direction and pair, each reading, waiting with
- * {@link Tap#awaitReadable} and writing. {@link #engine()} says which ran.
+ * one {@link Forwarder} per pair, on a platform thread each. {@link #engine()} says which ran.
  *
  * <p><b>Frames it cannot deliver</b> are counted and never fatal: a write refused because the
  * destination's link is down or the kernel had no room ({@link #dropped()}), a frame the
@@ -45,7 +41,7 @@ public final class UringForwarder implements Runnable {
     public enum Engine {
         /** io_uring, one thread for every pair. */
         URING,
-        /** {@code readv}/{@code writev}, one thread per direction and pair (io_uring unavailable). */
+        /** {@code readv}/{@code writev}, one {@link Forwarder} thread per pair (io_uring unavailable). */
         READV
     }
 
@@ -84,7 +80,9 @@ public final class UringForwarder implements Runnable {
     private volatile TapRing ring;
     private volatile Engine engine;
     private volatile Outcome outcome;
-    // Updated atomically (the fallback has several threads); read by anyone.
+    /** The readv/writev path's forwarders, one per pair (empty on io_uring). */
+    private volatile List<Forwarder> fallbacks = List.of();
+    // The ring loop's counters: written by its one thread, read by anyone.
     @SuppressWarnings("unused") private long frames;
     @SuppressWarnings("unused") private long bytes;
     @SuppressWarnings("unused") private long dropped;
@@ -209,86 +207,60 @@ public final class UringForwarder implements Runnable {
         counter.getAndAdd(this, n);
     }
 
-    /** The readv/writev path: one thread per direction and pair. */
+    /**
+     * The readv/writev path: one {@link Forwarder} (one thread serving both directions through a
+     * {@link TapSelector}) per pair, the same loop {@code nettap forward --engine readv} runs; its
+     * counters join this one's (see {@link #frames()}).
+     */
     private Outcome fallback() {
+        List<Forwarder> fs = new ArrayList<>();
+        for (int m = 0; m < members.size(); m += 2) {
+            fs.add(new Forwarder(members.get(m), members.get(m + 1)));
+        }
+        fallbacks = List.copyOf(fs);
         List<Thread> threads = new ArrayList<>();
-        Outcome[] outcomes = new Outcome[members.size()];
-        for (int m = 0; m < members.size(); m++) {
-            int d = m;
-            threads.add(Thread.ofPlatform().name("nettap-forward-readv-" + members.get(m).name() + "-" + m)
-                    .start(() -> outcomes[d] = direction(members.get(d), members.get(d ^ 1))));
+        for (Forwarder f : fs) {
+            threads.add(Thread.ofPlatform().name("nettap-forward-readv-" + f.a().name()).start(f));
+        }
+        if (stop) {
+            fs.forEach(Forwarder::stop); // stop() came before the list was published
         }
         boolean interrupted = false;
-        for (Thread t : threads) {
-            while (t.isAlive()) {
+        Outcome result = Outcome.STOPPED;
+        for (int i = 0; i < threads.size(); i++) {
+            while (threads.get(i).isAlive()) {
                 try {
-                    t.join();
+                    threads.get(i).join();
                 } catch (InterruptedException e) {
                     interrupted = true;
-                    stop = true;
+                    stop();
+                }
+            }
+            Forwarder.Outcome o = fs.get(i).outcome();
+            if (o == null) { // its thread ended with an exception (already reported by the thread)
+                o = Forwarder.Outcome.CLOSED;
+            }
+            if (o != Forwarder.Outcome.STOPPED) {
+                stop(); // one pair ended on its own: end the others too, as the ring loop does
+                if (result == Outcome.STOPPED) {
+                    result = o == Forwarder.Outcome.DEVICE_GONE ? Outcome.DEVICE_GONE : Outcome.CLOSED;
                 }
             }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        for (Outcome o : outcomes) {
-            if (o != Outcome.STOPPED) {
-                return o;
-            }
-        }
-        return Outcome.STOPPED;
+        return result;
     }
 
-    private Outcome direction(Tap from, Tap to) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE, 8);
-            MemorySegment buf = arena.allocate(BUFFER_SIZE - VirtioNetHdr.SIZE, 64);
-            while (!stop) {
-                long n = from.read(hdr, buf);
-                if (n >= 0) {
-                    long w = to.write(hdr, buf.asSlice(0, n));
-                    if (w >= 0) {
-                        add(FRAMES, 1);
-                        add(BYTES, n);
-                    } else if (w == Tap.MALFORMED) {
-                        add(MALFORMED, 1);
-                    } else if (w == Tap.DEVICE_GONE) {
-                        stop = true;
-                        return Outcome.DEVICE_GONE;
-                    } else {
-                        add(DROPPED, 1);
-                    }
-                } else if (n == Tap.WOULD_BLOCK) {
-                    long r = from.awaitReadable(POLL_INTERVAL);
-                    if (r == Tap.CLOSED || r == Tap.DEVICE_GONE) {
-                        stop = true;
-                        return r == Tap.CLOSED ? Outcome.CLOSED : Outcome.DEVICE_GONE;
-                    }
-                } else if (n == Tap.DEVICE_GONE) {
-                    stop = true;
-                    return Outcome.DEVICE_GONE;
-                } else {
-                    add(MALFORMED, 1); // POSSIBLY_TRUNCATED or another refusal: never forward it
-                }
-            }
-            return Outcome.STOPPED;
-        } catch (IllegalStateException e) { // a Tap closed between our check and the call
-            if (from.isClosed() || to.isClosed()) {
-                stop = true;
-                return Outcome.CLOSED;
-            }
-            throw e;
-        }
-    }
-
-    /** Asks {@link #forward()} to return: at once on io_uring (the ring is woken), within {@link #POLL_INTERVAL} otherwise. */
+    /** Asks {@link #forward()} to return, at once: the ring, or each fallback {@link Forwarder}'s selector, is woken. */
     public void stop() {
         stop = true;
         TapRing r = ring;
         if (r != null) {
             r.wakeup();
         }
+        fallbacks.forEach(Forwarder::stop);
     }
 
     /** {@return which path ran (or runs), or {@code null} before {@link #forward()} chose} */
@@ -298,22 +270,38 @@ public final class UringForwarder implements Runnable {
 
     /** {@return frames forwarded so far} */
     public long frames() {
-        return (long) FRAMES.getVolatile(this);
+        long n = (long) FRAMES.getVolatile(this);
+        for (Forwarder f : fallbacks) {
+            n += f.frames();
+        }
+        return n;
     }
 
     /** {@return bytes forwarded so far (frames without their virtio-net header)} */
     public long bytes() {
-        return (long) BYTES.getVolatile(this);
+        long n = (long) BYTES.getVolatile(this);
+        for (Forwarder f : fallbacks) {
+            n += f.bytes();
+        }
+        return n;
     }
 
     /** {@return frames the destination could not take (link down, no buffer space), so far} */
     public long dropped() {
-        return (long) DROPPED.getVolatile(this);
+        long n = (long) DROPPED.getVolatile(this);
+        for (Forwarder f : fallbacks) {
+            n += f.dropped();
+        }
+        return n;
     }
 
     /** {@return frames refused as malformed or cut by a full buffer, so far} */
     public long malformed() {
-        return (long) MALFORMED.getVolatile(this);
+        long n = (long) MALFORMED.getVolatile(this);
+        for (Forwarder f : fallbacks) {
+            n += f.malformed();
+        }
+        return n;
     }
 
     /** {@return why {@link #forward()} returned, or {@code null} while it has not} */
