@@ -5,11 +5,9 @@ import dev.nettap.internal.linux.pollfd;
 import dev.nettap.internal.sys.Sys;
 import dev.nettap.internal.sys.PollCalls;
 import dev.nettap.internal.sys.FileCalls;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.spi.AbstractInterruptibleChannel;
 
 /**
@@ -35,7 +33,7 @@ final class PlatformWait {
     private final MemorySegment drain;
     private final MemorySegment one;
     private final int interruptFd;
-    private Interruptor interruptor; // touched only by the thread holding the role
+    private InterruptHook interruptor; // touched only by the thread holding the role
 
     PlatformWait(Arena arena, CloseGate gate, boolean readable, int fd, int closeFd, int interruptFd) {
         this.gate = gate;
@@ -53,16 +51,16 @@ final class PlatformWait {
         errno = Sys.newErrnoSlot(arena);
         drain = arena.allocate(ValueLayout.JAVA_LONG);
         one = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
-        interruptor = new Interruptor();
+        interruptor = new InterruptHook(interruptFd, one);
     }
 
     /** Waits up to {@code nanos} ({@link Timeouts#FOREVER} for no limit); a {@link Status}. */
     long await(long nanos) {
         gate.enterRole(role);
         try {
-            Interruptor in = interruptor;
+            InterruptHook in = interruptor;
             if (!in.isOpen()) {
-                in = interruptor = new Interruptor();
+                in = interruptor = new InterruptHook(interruptFd, one);
             }
             long r = Status.WAIT_FAILED;
             in.enter();
@@ -116,37 +114,6 @@ final class PlatformWait {
             if (ms == 0) {
                 return Status.TIMEOUT;
             }
-        }
-    }
-
-    /** The interrupt hook: an interrupt between {@link #enter()} and {@link #leave()} writes the eventfd. */
-    private final class Interruptor extends AbstractInterruptibleChannel {
-        void enter() {
-            begin();
-        }
-
-        /** {@return whether an interrupt fired during the wait} */
-        boolean leave() {
-            try {
-                end(true);
-                return false;
-            } catch (AsynchronousCloseException e) { // ClosedByInterruptException: interrupted
-                return true;
-            }
-        }
-
-        @Override
-        protected void implCloseChannel() throws IOException {
-            // Runs on the interrupting thread, while the waiter holds the role: the eventfd is open.
-            // SAFETY: one is an 8-byte segment (8 = its size) of the queue's arena, closed only after
-            // the waiter releases its role, and the waiter cannot release it before this write is
-            // done: Thread.interrupt runs it as postInterrupt -> close() -> implCloseChannel inside
-            // synchronized (closeLock); the waiter's leave() -> end(true) sees interruptedTarget
-            // (set under the thread's interrupt lock before blockedOn(null) could clear the blocker)
-            // and calls postInterrupt -> close() itself, which blocks on closeLock until this call
-            // returns (or runs it itself if it comes first; the later one finds closed and returns).
-            // Checked against JDK 22-25 AbstractInterruptibleChannel (begin/end/close, Interruptible).
-            FileCalls.write(Sys.errnoSlot(), interruptFd, one, 8);
         }
     }
 }

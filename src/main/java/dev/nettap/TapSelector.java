@@ -5,14 +5,11 @@ import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.sys.PollCalls;
 import dev.nettap.internal.sys.Sys;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.channels.AsynchronousCloseException;
-import java.nio.channels.spi.AbstractInterruptibleChannel;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Objects;
@@ -129,7 +126,7 @@ public final class TapSelector implements AutoCloseable {
     private final int[] readyKeys = new int[MAX_READY];
     private final int[] readyOps = new int[MAX_READY];
     private int readyCount;
-    private Interruptor interruptor;
+    private InterruptHook interruptor;
 
     // Guarded by lock: the key table, the control scratch, and whether the fds are closed.
     private final Object lock = new Object();
@@ -157,7 +154,7 @@ public final class TapSelector implements AutoCloseable {
         this.ctlEvent = epoll_event.allocate(arena);
         this.ctlErrno = Sys.newErrnoSlot(arena);
         this.virtualWait = new VirtualWait(arena, epfd, ctx);
-        this.interruptor = new Interruptor();
+        this.interruptor = new InterruptHook(wakeFd, one);
     }
 
     /**
@@ -456,9 +453,9 @@ public final class TapSelector implements AutoCloseable {
     // ---- the wait ------------------------------------------------------------------------------
 
     private int selectPlatform(long nanos) {
-        Interruptor in = interruptor;
+        InterruptHook in = interruptor;
         if (!in.isOpen()) {
-            in = interruptor = new Interruptor(); // the only allocation, and only after an interrupt
+            in = interruptor = new InterruptHook(wakeFd, one); // the only allocation, and only after an interrupt
         }
         int n = (int) Status.WAIT_FAILED;
         in.enter();
@@ -625,29 +622,6 @@ public final class TapSelector implements AutoCloseable {
                     }
                 }
             }
-        }
-    }
-
-    /** The interrupt hook: an interrupt between {@link #enter()} and {@link #leave()} writes the wake eventfd. */
-    private final class Interruptor extends AbstractInterruptibleChannel {
-        void enter() {
-            begin();
-        }
-
-        /** {@return whether an interrupt fired during the wait} */
-        boolean leave() {
-            try {
-                end(true);
-                return false;
-            } catch (AsynchronousCloseException e) { // ClosedByInterruptException: interrupted
-                return true;
-            }
-        }
-
-        @Override
-        protected void implCloseChannel() throws IOException {
-            // Runs on the interrupting thread while the selecting thread holds the gate: wakeFd is open.
-            FileCalls.write(Sys.errnoSlot(), wakeFd, one, 8);
         }
     }
 }
