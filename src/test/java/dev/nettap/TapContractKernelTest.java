@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
@@ -19,7 +18,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.channels.ReadPendingException;
 import java.nio.channels.WritePendingException;
 import java.time.Duration;
@@ -45,7 +43,6 @@ import org.junit.jupiter.api.Timeout;
 @KernelAccess
 @Timeout(180)
 class TapContractKernelTest {
-    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private ScratchNamespace ns;
     private Arena arena;
 
@@ -76,30 +73,12 @@ class TapContractKernelTest {
     private Tap[] bridged(String a, String b) throws Exception {
         Tap ta = open(a);
         Tap tb = open(b);
-        ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-        for (String port : List.of(a, b)) {
-            ns.ip("link", "set", port, "master", "br0");
-            ns.ip("link", "set", port, "up");
-        }
-        ns.ip("link", "set", "br0", "up");
-        for (String port : List.of(a, b)) {
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!ns.ip("-d", "link", "show", "dev", port).contains("state forwarding")) {
-                if (System.nanoTime() > end) {
-                    fail(port + " never forwarded");
-                }
-                Thread.sleep(20);
-            }
-        }
+        TestBridge.join(ns, List.of(a, b));
         return new Tap[] {ta, tb};
     }
 
-    /** A 60-byte broadcast frame with a local ethertype (the bridge floods it; nothing answers). */
     private static void broadcast(MemorySegment frame, int tag) {
-        frame.asSlice(0, 6).fill((byte) 0xff);
-        frame.asSlice(6, 6).fill((byte) 2);
-        frame.set(BE16, 12, (short) 0x88b5);
-        frame.set(ValueLayout.JAVA_INT_UNALIGNED, 14, tag);
+        TestBridge.broadcast(frame, tag);
     }
 
     private MemorySegment hdr() {

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.VirtioNetHdr;
@@ -14,7 +13,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,7 +38,6 @@ import org.junit.jupiter.api.Timeout;
 @KernelAccess
 @Timeout(180)
 class TapSelectorKernelTest {
-    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Duration FOREVER = ChronoUnit.FOREVER.getDuration();
     private ScratchNamespace ns;
     private Arena arena;
@@ -86,31 +83,12 @@ class TapSelectorKernelTest {
         for (int i = 0; i < names.length; i++) {
             taps[i] = open(names[i]);
         }
-        ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-        for (String port : names) {
-            ns.ip("link", "set", port, "master", "br0");
-            ns.ip("link", "set", port, "up");
-        }
-        ns.ip("link", "set", "br0", "up");
-        for (String port : names) {
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!ns.ip("-d", "link", "show", "dev", port).contains("state forwarding")) {
-                if (System.nanoTime() > end) {
-                    fail(port + " never forwarded");
-                }
-                Thread.sleep(20);
-            }
-        }
+        TestBridge.join(ns, List.of(names));
         return taps;
     }
 
-    /** A 60-byte broadcast with a local ethertype (the bridge floods it; nothing answers) in {@code frame}. */
     private static void broadcast(MemorySegment frame, int tag) {
-        frame.asSlice(0, 6).fill((byte) 0xff);
-        frame.asSlice(6, 6).fill((byte) 2);
-        frame.set(BE16, 12, (short) 0x88b5);
-        frame.set(ValueLayout.JAVA_INT_UNALIGNED, 14, tag);
-        frame.asSlice(18, 42).fill((byte) 0);
+        TestBridge.broadcast(frame, tag);
     }
 
     private MemorySegment hdr() {
@@ -436,71 +414,5 @@ class TapSelectorKernelTest {
         assertEquals(2, t[1].statistics().reads().truncated(), "both full reads are counted");
         assertEquals(Tap.WOULD_BLOCK, t[1].readLength(h, exact));
         assertEquals(Tap.MALFORMED, t[0].write(h, f, 0), "a zero-length frame is the kernel's to refuse (EINVAL)");
-    }
-
-    // ---- allocation ---------------------------------------------------------------------------
-
-    /**
-     * The forwarding loop allocates nothing per frame: the forwarder thread's allocated bytes over
-     * many frames (after a warm-up) stay below one byte per frame, i.e. no object per frame, no
-     * slice, no boxing, no waiter. A count of bytes, not a timing: load does not change it.
-     */
-    @Test
-    void theForwardingLoopAllocatesNothingPerFrame() throws Exception {
-        Tap[] t = bridged("nsa0", "nsa1");
-        Tap out = open("nsa2");
-        ns.ip("link", "set", "nsa2", "up"); // not bridged: its stack drops the local ethertype
-        Forwarder fw = new Forwarder(t[1], out);
-        Thread loop = Thread.ofPlatform().name("alloc-forwarder").start(fw);
-        toClose.add(() -> {
-            fw.stop();
-            loop.join(10_000);
-        });
-        MemorySegment h = hdr();
-        MemorySegment f = arena.allocate(2048);
-        broadcast(f, 1);
-        // The JIT needs some 50 000 to 100 000 frames here (more on a loaded machine) before the
-        // interpreter's and C1's allocations are gone: measure windows of 20 000 frames until one
-        // shows the compiled loop's steady state. A loop that allocated anything per frame (a
-        // slice: 40 B, a boxed long: 16 B, a waiter) would show it in every window.
-        StringBuilder seen = new StringBuilder();
-        boolean steady = false;
-        for (int w = 0; w < 25 && !steady; w++) {
-            long frames0 = fw.aToB().frames();
-            long bytes0 = allocatedBytes(loop);
-            push(t[0], h, f, fw, 20_000);
-            long allocated = allocatedBytes(loop) - bytes0;
-            long frames = fw.aToB().frames() - frames0;
-            seen.append(allocated).append(" B/").append(frames).append(" frames; ");
-            steady = allocated < frames; // under one byte per frame: no object per frame
-        }
-        assertTrue(steady, "the forwarder thread never reached 0 B/frame: " + seen);
-        assertEquals(0, fw.errors() + fw.malformed());
-    }
-
-    /**
-     * {@code com.sun.management.ThreadMXBean#getThreadAllocatedBytes} of {@code t}, by reflection
-     * (module dev.nettap does not read jdk.management; the test JVM resolves it anyway).
-     */
-    static long allocatedBytes(Thread t) throws ReflectiveOperationException {
-        Object mx = Class.forName("java.lang.management.ManagementFactory").getMethod("getThreadMXBean").invoke(null);
-        long n = (long) Class.forName("com.sun.management.ThreadMXBean").getMethod("getThreadAllocatedBytes", long.class)
-                .invoke(mx, t.threadId());
-        assertTrue(n >= 0, "thread allocation accounting is off in this JVM");
-        return n;
-    }
-
-    /** Writes broadcasts into {@code in} until the forwarder has moved {@code count} more frames. */
-    private static void push(Tap in, MemorySegment h, MemorySegment f, Forwarder fw, long count) throws InterruptedException {
-        long target = fw.aToB().frames() + count;
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (fw.aToB().frames() < target) {
-            assertTrue(System.nanoTime() < end, "the forwarder stalled at " + fw.aToB().frames());
-            assertNull(fw.outcome(), "the forwarder ended");
-            for (int i = 0; i < 32; i++) {
-                in.write(h, f, 60);
-            }
-            Thread.yield(); // let the forwarder drain: the bridge's queue drops what it cannot hold
-        }
     }
 }

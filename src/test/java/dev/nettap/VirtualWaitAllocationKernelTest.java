@@ -2,20 +2,17 @@ package dev.nettap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -29,41 +26,24 @@ import org.junit.jupiter.api.Timeout;
  * under one byte per wake (no boxed key, no waiter object, no map entry per wake). What the JDK
  * itself allocates to unpark a <em>virtual</em> thread from a platform thread (its scheduler wraps
  * the continuation in a task, about 24&ndash;32 B; measured here before the change as the poller's
- * whole allocation) is the JDK's and outside this measurement.
+ * whole allocation) is the JDK's and outside this measurement. Runs in a JVM of its own
+ * ({@link AllocationProbe}).
  */
 @KernelAccess
+@Tag(AllocationProbe.TAG)
 @Timeout(180)
 class VirtualWaitAllocationKernelTest {
-    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     @Test
     void theWaitPathAllocatesNothingPerWake() throws Exception {
         try (ScratchNamespace ns = ScratchNamespace.create("nettap-vw"); Arena arena = Arena.ofShared()) {
-            for (String key : List.of("all", "default")) {
-                ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            }
+            TestBridge.quiet(ns);
             try (Tap a = Tap.open(TapHandle.createInNamespace(ns.path(), "nvw0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE));
                  Tap b = Tap.open(TapHandle.createInNamespace(ns.path(), "nvw1", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE))) {
-                ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-                for (String port : List.of("nvw0", "nvw1")) {
-                    ns.ip("link", "set", port, "master", "br0");
-                    ns.ip("link", "set", port, "up");
-                }
-                ns.ip("link", "set", "br0", "up");
-                for (String port : List.of("nvw0", "nvw1")) {
-                    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                    while (!ns.ip("-d", "link", "show", "dev", port).contains("state forwarding")) {
-                        if (System.nanoTime() > end) {
-                            fail(port + " never forwarded");
-                        }
-                        Thread.sleep(20);
-                    }
-                }
+                TestBridge.join(ns, List.of("nvw0", "nvw1"));
                 MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
                 MemorySegment frame = arena.allocate(64);
-                frame.asSlice(0, 6).fill((byte) 0xff);
-                frame.asSlice(6, 6).fill((byte) 2);
-                frame.set(BE16, 12, (short) 0x88b5);
+                TestBridge.broadcast(frame, 0);
                 MemorySegment rxHdr = arena.allocate(VirtioNetHdr.SIZE);
                 MemorySegment rx = arena.allocate(2048);
                 while (b.readLength(rxHdr, rx) >= 0) {
@@ -103,11 +83,11 @@ class VirtualWaitAllocationKernelTest {
                     boolean steady = false;
                     for (int w = 0; w < 25 && !steady; w++) {
                         long waits0 = waits.get();
-                        long p0 = TapSelectorKernelTest.allocatedBytes(poller);
-                        long w0 = TapSelectorKernelTest.allocatedBytes(waiter);
+                        long p0 = AllocationProbe.allocatedBytes(poller);
+                        long w0 = AllocationProbe.allocatedBytes(waiter);
                         pingPong(a, hdr, frame, got, 5_000);
-                        long p = TapSelectorKernelTest.allocatedBytes(poller) - p0;
-                        long wb = TapSelectorKernelTest.allocatedBytes(waiter) - w0;
+                        long p = AllocationProbe.allocatedBytes(poller) - p0;
+                        long wb = AllocationProbe.allocatedBytes(waiter) - w0;
                         long n = waits.get() - waits0;
                         seen.append("poller ").append(p).append(" B, waiter ").append(wb).append(" B over ")
                                 .append(n).append(" wakes; ");
