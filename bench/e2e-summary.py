@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summarises a bench/e2e TSV: medians per test and implementation, CPU, and the median of the
-per-round ratios (java/c, the c2/c control). Usage: e2e-summary.py RESULTS.tsv COMMAND [ENVIRONMENT]"""
+per-round ratios (java/c, java1/c, the c2/c control). Usage: e2e-summary.py RESULTS.tsv COMMAND [ENVIRONMENT]"""
 import csv
 import math
 import statistics
@@ -42,21 +42,24 @@ rounds = len({r["round"] for r in rows})
 out = [f"Command: `{command}` ({rounds} round{'s' if rounds != 1 else ''}; TCP in Gbit/s, 64-byte UDP in frames/s received; "
        "UDP = InDatagrams delta in the receiving namespace over the run; CPU = forwarder's utime+stime over the run, % of one core; ratios are medians of per-round ratios). "
        + environment + ".", "",
-       "| test | offloads | java (CPU) | c (CPU) | c2 control (CPU) | veth | java/c | java/c CPU | c2/c |",
-       "|---|---|---|---|---|---|---|---|---|"]
+       "java = `nettap forward` as it runs by default (`--threads 2`: a thread per direction); java1 = `--threads 1` (one thread for both directions).", "",
+       "| test | offloads | java (CPU) | java1 (CPU) | c (CPU) | c2 control (CPU) | veth | java/c | java/c CPU | java1/c | java1/c CPU | c2/c |",
+       "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 for key in [("tcp", "on"), ("tcp", "off"), ("udp64", "on")]:
     unit = "Gbit/s" if key[0] == "tcp" else "frames/s"
     impl = val.get(key, {})
     c = cpu.get(key, {})
     cells = []
-    for name in ("java", "c", "c2"):
+    for name in ("java", "java1", "c", "c2"):
         cells.append(f"{fmt(med(impl.get(name, {})), unit)} ({med(c.get(name, {})):.0f} %)")
     jr, _ = ratio(impl.get("java", {}), impl.get("c", {}))
     cr, _ = ratio(c.get("java", {}), c.get("c", {}))
+    j1r, _ = ratio(impl.get("java1", {}), impl.get("c", {}))
+    c1r, _ = ratio(c.get("java1", {}), c.get("c", {}))
     nr, _ = ratio(impl.get("c2", {}), impl.get("c", {}))
     out.append(f"| {key[0]} {unit} | {key[1]} | " + " | ".join(cells)
-               + f" | {fmt(med(veth[key[0]]), unit)} | {jr:.3f} | {cr:.2f} | {nr:.3f} |")
-for name in ("java", "c"):
+               + f" | {fmt(med(veth[key[0]]), unit)} | {jr:.3f} | {cr:.2f} | {j1r:.3f} | {c1r:.2f} | {nr:.3f} |")
+for name in ("java", "java1", "c"):
     on = val.get(("tcp", "on"), {}).get(name, {})
     off = val.get(("tcp", "off"), {}).get(name, {})
     r, _ = ratio(on, off)

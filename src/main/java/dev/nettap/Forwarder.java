@@ -14,6 +14,13 @@ import java.util.Objects;
  * a device queue; a multi-queue pair of devices gets one {@code Forwarder} (and one thread) per
  * queue pair.
  *
+ * <p><b>One thread or two.</b> {@code new Forwarder(a, b)} serves both directions on one thread:
+ * half the threads, and what a VMM with a thread per queue pair wants. When one direction alone
+ * can keep a core busy (small frames, or no offloads, where every frame costs two system calls),
+ * {@link #oneWay(Tap, Tap) oneWay(a, b)} and {@code oneWay(b, a)}, each on its own thread, give
+ * each direction a core: a {@code Tap} has one reader and one writer, and here they are the two
+ * threads.
+ *
  * <p><b>The loop.</b> A {@link TapSelector} waits for either {@code Tap} to become readable; then
  * both directions are served in turns of {@value #TURN} frames until both are drained (a write one
  * way usually makes the other side answer at once, e.g. TCP's ACKs, and short turns let them
@@ -41,7 +48,8 @@ import java.util.Objects;
  * <p><b>Threads and ownership.</b> {@link #run()} is called by one thread, once; a platform thread
  * is the right one (it blocks in {@code epoll_wait}; a virtual thread works too, through nettap's
  * poller, at the cost of a poller round trip per wake-up). While it runs it is the only reader and
- * the only writer of both {@code Tap}s (another thread reading or writing one of them gets the
+ * the only writer of both {@code Tap}s; a one-way forwarder is the reader of its source and the
+ * writer of its destination only (another thread reading or writing the same side gets the
  * {@code Tap}'s {@code ReadPendingException}/{@code WritePendingException}, here or there).
  * {@link #stop()} and the counters may be used from any thread at any time. The {@code Tap}s stay
  * the caller's: this class never closes them. Its buffers and selector are its own, freed when
@@ -131,6 +139,7 @@ public final class Forwarder implements Runnable {
     private final Tap b;
     private final Direction ab;
     private final Direction ba;
+    private final boolean bothWays;
     private volatile boolean stop;
     private volatile boolean started;
     private volatile TapSelector selector; // set while run() runs, for stop()'s wake-up
@@ -145,6 +154,10 @@ public final class Forwarder implements Runnable {
      * @throws IllegalArgumentException if both are the same {@code Tap}
      */
     public Forwarder(Tap a, Tap b) {
+        this(a, b, true);
+    }
+
+    private Forwarder(Tap a, Tap b, boolean bothWays) {
         this.a = Objects.requireNonNull(a, "a");
         this.b = Objects.requireNonNull(b, "b");
         if (a == b) {
@@ -152,6 +165,26 @@ public final class Forwarder implements Runnable {
         }
         this.ab = new Direction(a, b);
         this.ba = new Direction(b, a);
+        this.bothWays = bothWays;
+    }
+
+    /**
+     * A forwarder of one direction only, from {@code from} to {@code to}: it reads only
+     * {@code from} and writes only {@code to}, so {@code oneWay(b, a)} can run at the same time on
+     * another thread. Its {@link #bToA()} counts nothing.
+     *
+     * @param from the {@code Tap} it reads ({@link #a()})
+     * @param to   the {@code Tap} it writes ({@link #b()})
+     * @return a forwarder; nothing runs until {@link #run()}
+     * @throws IllegalArgumentException if both are the same {@code Tap}
+     */
+    public static Forwarder oneWay(Tap from, Tap to) {
+        return new Forwarder(from, to, false);
+    }
+
+    /** {@return whether this forwarder serves both directions (false for {@link #oneWay(Tap, Tap)})} */
+    public boolean bothWays() {
+        return bothWays;
     }
 
     /**
@@ -186,7 +219,8 @@ public final class Forwarder implements Runnable {
             MemorySegment hdr = arena.allocate(dev.nettap.vnet.VirtioNetHdr.SIZE, 8);
             MemorySegment buf = arena.allocate(BUFFER_SIZE, 64);
             int ka = sel.register(a, TapSelector.READABLE);
-            sel.register(b, TapSelector.READABLE);
+            // One way: b is watched only for its close or disappearance, so either ends the loop at once.
+            sel.register(b, bothWays ? TapSelector.READABLE : 0);
             o = loop(sel, ka, hdr, buf);
         } catch (TapException e) {
             throw new UncheckedIOException("forwarder " + this + ": " + e.getMessage(), e);
@@ -234,11 +268,12 @@ public final class Forwarder implements Runnable {
      * Serves both directions in turns of {@value #TURN} frames until both are drained (or
      * {@value #BATCH} turns passed, so a stop is seen). Both are tried whatever woke the loop:
      * frames written one way make the other side answer at once (TCP's ACKs), and short turns let
-     * those answers through without waiting for a whole batch. False when a device is gone.
+     * those answers through without waiting for a whole batch (a one-way forwarder serves only
+     * {@code ab}). False when a device is gone.
      */
     private boolean serve(MemorySegment hdr, MemorySegment buf) {
         boolean moreAb = true;
-        boolean moreBa = true;
+        boolean moreBa = bothWays;
         for (int turn = 0; turn < BATCH && (moreAb || moreBa); turn++) {
             if (moreAb) {
                 int r = pump(ab, hdr, buf);
@@ -365,6 +400,6 @@ public final class Forwarder implements Runnable {
 
     @Override
     public String toString() {
-        return "Forwarder[" + a.name() + " <-> " + b.name() + "]";
+        return "Forwarder[" + a.name() + (bothWays ? " <-> " : " -> ") + b.name() + "]";
     }
 }

@@ -23,11 +23,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Integrity soak: the kernel's own TCP carries 64 MiB of random bytes from one scratch namespace to
- * another through one {@link Forwarder} (one thread, both directions: the loop {@code nettap forward} runs), with receive
+ * another through {@link Forwarder}s: one thread serving both directions, and two one-way
+ * forwarders on a thread each (the two ways {@code nettap forward --threads} runs), with receive
  * offloads on (GSO super-frames with partial checksums pass through, header unchanged) and off.
  * The SHA-256 of what was sent and what arrived must be equal, the kernel's checksum-error counters
  * in both namespaces must not move, no frame may be refused as malformed, and no fd may leak.
@@ -59,9 +60,9 @@ class ForwardSoakKernelTest {
         }
     }
 
-    @ParameterizedTest(name = "offloads {0}")
-    @ValueSource(booleans = {true, false})
-    void randomBytesOverTcpArriveIntactThroughTheForwarder(boolean offloads) throws Exception {
+    @ParameterizedTest(name = "offloads {0}, {1} thread(s)")
+    @CsvSource({"true, 1", "false, 1", "true, 2", "false, 2"})
+    void randomBytesOverTcpArriveIntactThroughTheForwarder(boolean offloads, int threads) throws Exception {
         Map<Integer, String> fdsBefore = KernelFixtures.openFds();
         List<AutoCloseable> cleanup = new ArrayList<>(); // closed in reverse order
         List<Thread> loops = new ArrayList<>();
@@ -88,7 +89,9 @@ class ForwardSoakKernelTest {
                     : EnumSet.noneOf(Offload.class);
             ta.setOffloads(set);
             tb.setOffloads(set);
-            for (Forwarder f : List.of(new Forwarder(ta, tb))) {
+            List<Forwarder> made = threads == 1 ? List.of(new Forwarder(ta, tb))
+                    : List.of(Forwarder.oneWay(ta, tb), Forwarder.oneWay(tb, ta));
+            for (Forwarder f : made) {
                 forwarders.add(f);
                 loops.add(Thread.ofPlatform().name("soak-" + f).start(f));
             }
@@ -115,7 +118,14 @@ class ForwardSoakKernelTest {
                 assertEquals(null, f.outcome(), () -> f + " ended early: " + f.outcome());
             }
             assertTrue(forwarders.get(0).aToB().bytes() >= BYTES, "the sender's direction carried less than the payload");
-            assertEquals(0, forwarders.get(0).errors(), "frames lost to other statuses");
+            Forwarder.Direction back = threads == 1 ? forwarders.get(0).bToA() : forwarders.get(1).aToB();
+            assertTrue(back.frames() > 0, "the receiver's ACKs crossed " + back);
+            if (threads == 2) {
+                assertEquals(0, forwarders.get(0).bToA().frames(), "a one-way forwarder moved frames backwards");
+            }
+            for (Forwarder f : forwarders) {
+                assertEquals(0, f.errors(), () -> f + ": frames lost to other statuses");
+            }
         } finally {
             forwarders.forEach(Forwarder::stop);
             for (Thread t : loops) {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link Forwarder} against the kernel: two scratch namespaces, one TAP each, one forwarder (one
- * thread, both directions), {@code ping} through it. It keeps running while the peer's link is down (frames it
+ * thread, both directions) or two one-way forwarders (a thread each), {@code ping} through them. It keeps running while the peer's link is down (frames it
  * cannot deliver are counted as dropped) and forwards again once the link is back; it reports a
  * deleted device as its outcome; {@link Forwarder#stop()}, an interrupt and a close end it.
  */
@@ -141,5 +141,41 @@ class ForwarderKernelTest {
         assertEquals(Forwarder.Outcome.STOPPED, done.get(10, TimeUnit.SECONDS));
         t.join(10_000);
         assertTrue(flag.get(), "the interrupt flag stays set");
+    }
+
+    @Test
+    void twoOneWayForwardersCarryEachItsOwnDirectionAndBothSeeADeletedDevice() throws Exception {
+        Forwarder there = Forwarder.oneWay(ta, tb);
+        Forwarder back = Forwarder.oneWay(tb, ta);
+        assertTrue(!there.bothWays() && new Forwarder(ta, tb).bothWays());
+        CompletableFuture<Forwarder.Outcome> thereDone = start(there);
+        CompletableFuture<Forwarder.Outcome> backDone = start(back);
+        assertTrue(ping(), "ping through two one-way forwarders");
+        assertTrue(there.aToB().frames() > 0 && back.aToB().frames() > 0, "each carried its own direction");
+        assertEquals(0, there.bToA().frames() + back.bToA().frames(), "a one-way forwarder counts nothing backwards");
+        assertEquals(0, there.malformed() + there.errors() + back.malformed() + back.errors());
+
+        // No frame moves now: the forwarder that only writes tb learns of its deletion from the
+        // selector (tb is watched for that alone), not from a failed write.
+        b.ip("link", "del", "fw0");
+        assertEquals(Forwarder.Outcome.DEVICE_GONE, thereDone.get(10, TimeUnit.SECONDS));
+        assertEquals(Forwarder.Outcome.DEVICE_GONE, backDone.get(10, TimeUnit.SECONDS));
+        assertSame(tb, there.gone());
+        assertSame(tb, back.gone());
+    }
+
+    @Test
+    void aOneWayForwarderEndsWhenItsDestinationIsClosed() throws Exception {
+        Forwarder there = Forwarder.oneWay(ta, tb);
+        CompletableFuture<Forwarder.Outcome> done = start(there);
+        // Wait until it selects (a ping's frames crossed), then close the Tap it only writes.
+        a.exec("ping", "-c", "1", "-W", "1", "10.84.0.2"); // no reply: nothing forwards back
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (there.aToB().frames() == 0 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
+        assertTrue(there.aToB().frames() > 0, "the request crossed");
+        tb.close();
+        assertEquals(Forwarder.Outcome.CLOSED, done.get(10, TimeUnit.SECONDS));
     }
 }

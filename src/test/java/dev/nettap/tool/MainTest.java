@@ -60,7 +60,7 @@ class MainTest {
     private static void assertUsage(Outcome o) {
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().startsWith("usage: nettap demo [COUNT]\n"), o.out());
-        assertTrue(o.out().contains("nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B"), o.out());
+        assertTrue(o.out().contains("nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B"), o.out());
         assertTrue(o.out().contains("--help, -h"), o.out());
         assertEquals("", o.err());
     }
@@ -102,7 +102,7 @@ class MainTest {
 
     @Test
     void everyBadForwardArgumentIsOneLineAndStatus2() {
-        String usage = " (usage: nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B)";
+        String usage = " (usage: nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B)";
         assertBad("nettap forward: forward needs two devices, got 0" + usage, "forward");
         assertBad("nettap forward: forward needs two devices, got 3" + usage, "forward", "a", "b", "c");
         assertBad("nettap forward: --offloads takes on or off, not 'maybe'" + usage, "forward", "--offloads", "maybe", "a", "b");
@@ -111,5 +111,8 @@ class MainTest {
         assertBad("nettap forward: unknown option --fast" + usage, "forward", "--fast", "a", "b");
         assertBad("nettap forward: --engine takes readv or uring, not 'dpdk'" + usage, "forward", "--engine", "dpdk", "a", "b");
         assertBad("nettap forward: --engine needs a value" + usage, "forward", "a", "b", "--engine");
+        assertBad("nettap forward: --threads takes 1 (both directions on one thread) or 2 (one per direction), not '4'" + usage,
+                "forward", "--threads", "4", "a", "b");
+        assertBad("nettap forward: --threads needs a value" + usage, "forward", "a", "b", "--threads");
     }
 }

@@ -17,10 +17,12 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * {@code nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B}: forwards every
- * frame between two devices, virtio-net header unchanged: with the readv engine (the default), one
- * {@link Forwarder} (one platform thread serving both directions through a
- * {@link dev.nettap.TapSelector}) per queue pair; with {@code --engine uring}, one io_uring loop
+ * {@code nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B}:
+ * forwards every frame between two devices, virtio-net header unchanged: with the readv engine (the
+ * default), per queue pair either two one-way {@link Forwarder}s on a platform thread each
+ * ({@code --threads 2}, the default: each direction gets a core, as the C forwarder does) or one
+ * {@code Forwarder} serving both directions through a {@link dev.nettap.TapSelector}
+ * ({@code --threads 1}); with {@code --engine uring}, one io_uring loop
  * ({@link dev.nettap.UringForwarder}).
  *
  * <p>A device is {@code NAME} (attach to it in this network namespace, or create it),
@@ -32,7 +34,7 @@ import java.util.Set;
  * 143, once the summary is printed.
  */
 final class Forward {
-    static final String USAGE = "usage: nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B\n"
+    static final String USAGE = "usage: nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B\n"
             + "  A, B: NAME (attach or create here), NETNS:NAME (inside /run/netns/NETNS or a path), fd=N (inherited fd)";
     static final int EXIT_DEVICE_GONE = 3;
 
@@ -57,11 +59,13 @@ final class Forward {
     static int run(String[] args) throws InterruptedException {
         boolean offloads = true;
         int queues = 1;
+        int threads = 2;
         String engine = "readv";
         List<String> devices = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            if ((a.equals("--offloads") || a.equals("--queues") || a.equals("--engine")) && i + 1 == args.length) {
+            if ((a.equals("--offloads") || a.equals("--queues") || a.equals("--threads") || a.equals("--engine"))
+                    && i + 1 == args.length) {
                 return usage(a + " needs a value");
             }
             switch (a) {
@@ -81,6 +85,13 @@ final class Forward {
                     if (queues < 1 || queues > TapHandle.MAX_QUEUES) {
                         return usage("--queues takes 1 to " + TapHandle.MAX_QUEUES + ", not " + queues);
                     }
+                }
+                case "--threads" -> {
+                    String v = args[++i];
+                    if (!v.equals("1") && !v.equals("2")) {
+                        return usage("--threads takes 1 (both directions on one thread) or 2 (one per direction), not '" + v + "'");
+                    }
+                    threads = Integer.parseInt(v);
                 }
                 case "--engine" -> { // io_uring: ForwardUring (issue 14)
                     engine = args[++i];
@@ -102,7 +113,7 @@ final class Forward {
         if (queues > 1 && devices.stream().anyMatch(d -> d.startsWith("fd="))) {
             return usage("fd=N gives one queue; --queues " + queues + " needs devices by name");
         }
-        return new Forward(System.out).forward(devices.get(0), devices.get(1), queues, offloads, engine);
+        return new Forward(System.out).forward(devices.get(0), devices.get(1), queues, threads, offloads, engine);
     }
 
     private static int usage(String why) {
@@ -111,7 +122,8 @@ final class Forward {
         return 2;
     }
 
-    private int forward(String a, String b, int queues, boolean offloads, String engine) throws InterruptedException {
+    private int forward(String a, String b, int queues, int threads, boolean offloads, String engine)
+            throws InterruptedException {
         List<Tap> qa;
         List<Tap> qb;
         Set<Offload> set;
@@ -135,13 +147,19 @@ final class Forward {
             }
         }
         for (int q = 0; q < queues; q++) {
-            start(new Forwarder(qa.get(q), qb.get(q)), a, b, q);
+            if (threads == 1) {
+                start(new Forwarder(qa.get(q), qb.get(q)), a, b, q);
+            } else {
+                start(Forwarder.oneWay(qa.get(q), qb.get(q)), a, b, q);
+                start(Forwarder.oneWay(qb.get(q), qa.get(q)), b, a, q);
+            }
         }
         kernelDropsAtStart = kernelDrops();
         Thread hook = new Thread(() -> finish("interrupted"), "nettap-forward-shutdown");
         Runtime.getRuntime().addShutdownHook(hook); // Ctrl-C, SIGTERM: stop, summarise, close
-        out.printf("nettap forward: ready: %s (%s) <-> %s (%s), %d queue pair%s, offloads %s%n", a, qa.get(0).name(), b,
-                qb.get(0).name(), queues, queues == 1 ? "" : "s", set.isEmpty() ? "off" : set);
+        out.printf("nettap forward: ready: %s (%s) <-> %s (%s), %d queue pair%s, %s, offloads %s%n", a, qa.get(0).name(), b,
+                qb.get(0).name(), queues, queues == 1 ? "" : "s", threads == 1 ? "one thread per pair" : "one thread per direction",
+                set.isEmpty() ? "off" : set);
         out.flush();
         int exit = watch(a, b);
         finish(exit == 0 ? "stopped" : "device gone");
@@ -208,10 +226,13 @@ final class Forward {
         return set;
     }
 
+    /** Starts {@code f} on a platform thread of its own; {@code a} and {@code b} name its Taps' devices. */
     private void start(Forwarder f, String a, String b, int queue) {
         forwarders.add(f);
-        labels.add(a + " <-> " + b + ", queue " + queue);
-        directionLabels.add(new String[] {a + " -> " + b + ", queue " + queue, b + " -> " + a + ", queue " + queue});
+        labels.add(a + (f.bothWays() ? " <-> " : " -> ") + b + ", queue " + queue);
+        directionLabels.add(f.bothWays()
+                ? new String[] {a + " -> " + b + ", queue " + queue, b + " -> " + a + ", queue " + queue}
+                : new String[] {a + " -> " + b + ", queue " + queue});
         threads.add(Thread.ofPlatform().name("nettap-forward-" + f.a().name() + "-" + queue).start(() -> {
             try {
                 f.run();
@@ -319,7 +340,7 @@ final class Forward {
         for (int i = 0; i < forwarders.size(); i++) {
             Forwarder f = forwarders.get(i);
             Forwarder.Direction[] dirs = {f.aToB(), f.bToA()};
-            for (int d = 0; d < 2; d++) {
+            for (int d = 0; d < directionLabels.get(i).length; d++) {
                 Forwarder.Direction dir = dirs[d];
                 out.printf("  %s: %d frames, %d bytes, drops %d, malformed %d, %s%s%n", directionLabels.get(i)[d], dir.frames(),
                         dir.bytes(), dir.dropped(), dir.malformed(), f.outcome() == null ? "still running" : f.outcome(),

@@ -32,16 +32,17 @@ public final class Main {
     /** The text {@code --help} prints. */
     static final String USAGE = """
             usage: nettap demo [COUNT]
-                   nettap forward [--offloads on|off] [--queues N] [--engine readv|uring] A B
+                   nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B
                    nettap --help
               demo [COUNT]  make a scratch network namespace with a TAP in it, answer the kernel's ARP
                             and ping from Java through the TAP, print every frame, remove everything
                             on exit; COUNT pings (1 to %d, default %d); needs root
               forward A B   forward frames between two TAP devices until Ctrl-C or a device goes;
                             A, B: NAME (attach, or create here), NETNS:NAME (inside /run/netns/NETNS
-                            or a path), fd=N (an inherited queue fd); offloads on by default; one
-                            loop per queue pair with --queues N; --engine uring: every queue
-                            pair on one thread through io_uring (readv/writev when unavailable)
+                            or a path), fd=N (an inherited queue fd); offloads on by default;
+                            --queues N: N queue pairs; --threads 2 (default): a thread per
+                            direction of each pair, 1: one thread per pair; --engine uring: every
+                            queue pair on one thread through io_uring (readv/writev when unavailable)
               --help, -h    print this text
             """.formatted(MAX_COUNT, DEFAULT_COUNT);
 
