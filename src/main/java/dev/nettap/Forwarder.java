@@ -22,9 +22,10 @@ import java.util.Objects;
  * threads.
  *
  * <p><b>The loop.</b> A {@link TapSelector} waits for either {@code Tap} to become readable; then
- * both directions are served in turns of {@value #TURN} frames until both are drained (a write one
- * way usually makes the other side answer at once, e.g. TCP's ACKs, and short turns let them
- * through promptly; readiness is level-triggered, so a turn limit loses nothing), each frame read with {@link Tap#readLength} into this
+ * the readable directions, and those busy a moment ago, are served in turns of {@value #TURN}
+ * frames until drained (a write one way usually makes the other side answer at once, e.g. TCP's
+ * ACKs, and short turns let them through promptly; readiness is level-triggered, so a turn limit
+ * loses nothing), each frame read with {@link Tap#readLength} into this
  * forwarder's own native buffers ({@value #BUFFER_SIZE} bytes, enough for any super-frame the
  * kernel hands over with receive offloads on) and written on with
  * {@link Tap#write(MemorySegment, MemorySegment, long)}: no copy, no slice, nothing allocated per
@@ -140,6 +141,8 @@ public final class Forwarder implements Runnable {
     private final Direction ab;
     private final Direction ba;
     private final boolean bothWays;
+    private boolean abBusy; // the forwarding thread's own: whether a->b moved frames in the last serve()
+    private boolean baBusy;
     private volatile boolean stop;
     private volatile boolean started;
     private volatile TapSelector selector; // set while run() runs, for stop()'s wake-up
@@ -246,17 +249,22 @@ public final class Forwarder implements Runnable {
             if (n == Tap.CLOSED) { // only our own close, which comes after the loop: cannot happen
                 return Outcome.STOPPED;
             }
+            boolean readyA = false;
+            boolean readyB = false;
             for (int i = 0; i < n; i++) {
                 int ops = sel.readyOps(i);
                 if ((ops & TapSelector.CLOSED) != 0) {
                     return Outcome.CLOSED;
                 }
+                boolean isA = sel.readyKey(i) == ka;
                 if ((ops & TapSelector.GONE) != 0) {
-                    gone = sel.readyKey(i) == ka ? a : b;
+                    gone = isA ? a : b;
                     return Outcome.DEVICE_GONE;
                 }
+                readyA |= isA;
+                readyB |= !isA;
             }
-            if (n > 0 && !serve(hdr, buf)) {
+            if ((readyA || readyB) && !serve(readyA, readyB, hdr, buf)) {
                 return Outcome.DEVICE_GONE;
             }
             // n == 0 (a wakeup) or WAIT_FAILED (nothing was waited for): check stop, select again
@@ -265,37 +273,44 @@ public final class Forwarder implements Runnable {
     }
 
     /**
-     * Serves both directions in turns of {@value #TURN} frames until both are drained (or
-     * {@value #BATCH} turns passed, so a stop is seen). Both are tried whatever woke the loop:
-     * frames written one way make the other side answer at once (TCP's ACKs), and short turns let
-     * those answers through without waiting for a whole batch (a one-way forwarder serves only
-     * {@code ab}). False when a device is gone.
+     * Serves, in turns of {@value #TURN} frames, the directions whose source the selector reported
+     * readable and those that moved frames the last time, until each is drained (or
+     * {@value #BATCH} turns passed, so a stop is seen). A direction that was busy is tried without
+     * a report because frames written one way make the other side answer at once (TCP's ACKs) and
+     * short turns let those answers through without waiting for a whole batch; a direction that was
+     * idle is not, because a read that finds nothing costs a system call, and with one-way traffic
+     * (small UDP frames, one per wake-up) that would be one more per frame. False when a device is
+     * gone.
      */
-    private boolean serve(MemorySegment hdr, MemorySegment buf) {
-        boolean moreAb = true;
-        boolean moreBa = bothWays;
+    private boolean serve(boolean readyA, boolean readyB, MemorySegment hdr, MemorySegment buf) {
+        boolean moreAb = readyA || abBusy;
+        boolean moreBa = bothWays && (readyB || baBusy);
+        abBusy = false;
+        baBusy = false;
         for (int turn = 0; turn < BATCH && (moreAb || moreBa); turn++) {
             if (moreAb) {
                 int r = pump(ab, hdr, buf);
                 if (r < 0) {
                     return false;
                 }
-                moreAb = r > 0;
+                abBusy |= r > 0;
+                moreAb = r == TURN;
             }
             if (moreBa) {
                 int r = pump(ba, hdr, buf);
                 if (r < 0) {
                     return false;
                 }
-                moreBa = r > 0;
+                baBusy |= r > 0;
+                moreBa = r == TURN;
             }
         }
         return true;
     }
 
     /**
-     * Forwards up to {@value #TURN} frames of {@code d}: 0 when it found the source drained, 1 when
-     * the turn was used up, -1 when a device is gone ({@link #gone} set).
+     * Forwards up to {@value #TURN} frames of {@code d}: how many reads returned a frame (fewer than
+     * {@value #TURN} when it found the source drained), or -1 when a device is gone ({@link #gone} set).
      */
     private int pump(Direction d, MemorySegment hdr, MemorySegment buf) {
         Counters c = d.c;
@@ -303,7 +318,7 @@ public final class Forwarder implements Runnable {
             long n = d.from.readLength(hdr, buf);
             if (n < 0) {
                 if (n == Tap.WOULD_BLOCK) {
-                    return 0;
+                    return i;
                 }
                 if (n == Tap.DEVICE_GONE) {
                     gone = d.from;
@@ -331,7 +346,7 @@ public final class Forwarder implements Runnable {
                 c.error(w);
             }
         }
-        return 1;
+        return TURN;
     }
 
     /** Asks {@link #forward()} to return, and wakes it: it returns promptly. Any thread, any time. */

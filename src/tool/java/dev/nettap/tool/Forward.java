@@ -19,11 +19,13 @@ import java.util.Set;
 /**
  * {@code nettap forward [--offloads on|off] [--queues N] [--threads 1|2] [--engine readv|uring] A B}:
  * forwards every frame between two devices, virtio-net header unchanged: with the readv engine (the
- * default), per queue pair either two one-way {@link Forwarder}s on a platform thread each
- * ({@code --threads 2}, the default: each direction gets a core, as the C forwarder does) or one
- * {@code Forwarder} serving both directions through a {@link dev.nettap.TapSelector}
- * ({@code --threads 1}); with {@code --engine uring}, one io_uring loop
- * ({@link dev.nettap.UringForwarder}).
+ * default), per queue pair either one {@link Forwarder} serving both directions through a
+ * {@link dev.nettap.TapSelector} ({@code --threads 1}, the default with offloads on: super-frames
+ * are few, one thread keeps up with the C forwarder's two and uses less CPU than two would) or two
+ * one-way {@code Forwarder}s on a platform thread each ({@code --threads 2}, the default with
+ * offloads off: every 1500-byte frame costs two system calls, and each direction needs a core, as
+ * in the C forwarder); with {@code --engine uring}, one io_uring loop
+ * ({@link dev.nettap.UringForwarder}). {@code BENCHMARKS.md} has both measured.
  *
  * <p>A device is {@code NAME} (attach to it in this network namespace, or create it),
  * {@code NETNS:NAME} (the same inside the network namespace {@code /run/netns/NETNS}, or NETNS as an
@@ -59,7 +61,7 @@ final class Forward {
     static int run(String[] args) throws InterruptedException {
         boolean offloads = true;
         int queues = 1;
-        int threads = 2;
+        int threads = 0; // 0: by the offloads (see the class comment)
         String engine = "readv";
         List<String> devices = new ArrayList<>();
         for (int i = 0; i < args.length; i++) {
@@ -112,6 +114,9 @@ final class Forward {
         }
         if (queues > 1 && devices.stream().anyMatch(d -> d.startsWith("fd="))) {
             return usage("fd=N gives one queue; --queues " + queues + " needs devices by name");
+        }
+        if (threads == 0) {
+            threads = offloads ? 1 : 2;
         }
         return new Forward(System.out).forward(devices.get(0), devices.get(1), queues, threads, offloads, engine);
     }

@@ -40,9 +40,10 @@ public final class Main {
               forward A B   forward frames between two TAP devices until Ctrl-C or a device goes;
                             A, B: NAME (attach, or create here), NETNS:NAME (inside /run/netns/NETNS
                             or a path), fd=N (an inherited queue fd); offloads on by default;
-                            --queues N: N queue pairs; --threads 2 (default): a thread per
-                            direction of each pair, 1: one thread per pair; --engine uring: every
-                            queue pair on one thread through io_uring (readv/writev when unavailable)
+                            --queues N: N queue pairs; --threads 1: one thread per pair (default
+                            with offloads on), 2: a thread per direction (default with offloads
+                            off); --engine uring: every queue pair on one thread through io_uring
+                            (readv/writev when unavailable)
               --help, -h    print this text
             """.formatted(MAX_COUNT, DEFAULT_COUNT);
 
