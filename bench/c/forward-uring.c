@@ -8,57 +8,20 @@
  * kept alive, as in every JVM.
  * usage: forward-uring NETNS_A DEV_A NETNS_B DEV_B on|off   -> prints "ready", runs until SIGINT/SIGTERM,
  *        prints one summary line; exit 3 when a device disappears. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
+#include "forwarder.h"
 #include <liburing.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#define TUN_F_USO6 0x40
-#endif
 #define OP_READ_MULTISHOT 49 /* IORING_OP_READ_MULTISHOT: newer than liburing 2.3's header */
-#define HDR 12
-#define BUF (65536 + 4096)
 #define NBUF 64
 #define GROUP 0
 #define WRITE_FLAG (1ULL << 32)
 
 static atomic_int stop;
 
-static void *idle(void *arg) { (void)arg; for (;;) pause(); return NULL; }
 static void on_signal(int sig) { (void)sig; atomic_store(&stop, 1); }
-
-static int open_tap(const char *netns, const char *dev, unsigned flags) {
-    int ns = open(netns, O_RDONLY | O_CLOEXEC);
-    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) { perror(netns); exit(1); }
-    close(ns);
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    int hs = HDR;
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0) { perror(dev); exit(1); }
-    if (ioctl(fd, TUNSETOFFLOAD, flags) < 0
-        && (flags == 0 || ioctl(fd, TUNSETOFFLOAD, flags & ~(TUN_F_USO4 | TUN_F_USO6)) < 0)) {
-        perror("TUNSETOFFLOAD");
-        exit(1);
-    }
-    return fd;
-}
 
 static void arm(struct io_uring *ring, int member) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
@@ -80,8 +43,7 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: io_uring_enter returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    pthread_t t0;
-    pthread_create(&t0, NULL, idle, NULL);
+    start_idle_thread();
 
     struct io_uring ring;
     struct io_uring_params p = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL, .cq_entries = 512};

@@ -7,30 +7,13 @@
  * alive as in every JVM (the direction threads alone would do: the process is multi-threaded).
  * usage: forward NETNS_A DEV_A NETNS_B DEV_B on|off   -> prints "ready", runs until SIGINT/SIGTERM,
  *        prints one summary line; exit 3 when a device disappears. */
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
+#include "forwarder.h"
 #include <poll.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#define TUN_F_USO6 0x40
-#endif
-#define HDR 12
-#define BUF (65536 + 4096)
 
 static atomic_int stop;
 static atomic_int gone;
@@ -39,27 +22,6 @@ struct dir {
     int in, out;
     unsigned long frames, bytes, dropped, malformed;
 };
-
-static void *idle(void *arg) { (void)arg; for (;;) pause(); return NULL; }
-
-static int open_tap(const char *netns, const char *dev, unsigned flags) {
-    int ns = open(netns, O_RDONLY | O_CLOEXEC);
-    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) { perror(netns); exit(1); }
-    close(ns);
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strncpy(ifr.ifr_name, dev, IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    int hs = HDR;
-    if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hs) < 0) { perror(dev); exit(1); }
-    if (ioctl(fd, TUNSETOFFLOAD, flags) < 0
-        && (flags == 0 || ioctl(fd, TUNSETOFFLOAD, flags & ~(TUN_F_USO4 | TUN_F_USO6)) < 0)) {
-        perror("TUNSETOFFLOAD");
-        exit(1);
-    }
-    return fd;
-}
 
 static void *loop(void *arg) {
     struct dir *d = arg;
@@ -102,9 +64,9 @@ int main(int argc, char **argv) {
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    pthread_t t0, t1, t2;
+    pthread_t t1, t2;
     struct dir ab = {.in = a, .out = b}, ba = {.in = b, .out = a};
-    pthread_create(&t0, NULL, idle, NULL);
+    start_idle_thread();
     pthread_create(&t1, NULL, loop, &ab);
     pthread_create(&t2, NULL, loop, &ba);
     printf("forward.c: ready: %s <-> %s, offloads %s\n", argv[2], argv[4], argv[5]);
