@@ -138,11 +138,7 @@ public final class FdPassing {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int listener = SocketCalls.socket(err, linux_h.AF_UNIX(),
-                    linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
-            if (listener < 0) {
-                throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
-            }
+            int listener = unixSocket(err, where);
             boolean bound = false;
             try {
                 if (SocketCalls.bind(err, listener, addr, (int) sockaddr_un.sizeof()) < 0) {
@@ -391,11 +387,7 @@ public final class FdPassing {
         MemorySegment err = Sys.errnoSlot();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment addr = address(arena, socketPath);
-            int sock = SocketCalls.socket(err, linux_h.AF_UNIX(),
-                    linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
-            if (sock < 0) {
-                throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
-            }
+            int sock = unixSocket(err, where);
             try {
                 long backoff = 1_000_000; // a full backlog gives EAGAIN, and poll cannot wait for room: retry
                 while (SocketCalls.connect(err, sock, addr, (int) sockaddr_un.sizeof()) < 0) {
@@ -579,5 +571,15 @@ public final class FdPassing {
     /** {@code CMSG_SPACE(n)}: a header plus {@code n} data bytes, padded. */
     private static long cmsgSpace(long n) {
         return CMSG_HDR + align(n);
+    }
+
+    /** A new non-blocking, close-on-exec {@code AF_UNIX} stream socket, for {@code where}. */
+    private static int unixSocket(MemorySegment err, String where) throws TapException {
+        int fd = SocketCalls.socket(err, linux_h.AF_UNIX(),
+                linux_h.SOCK_STREAM() | linux_h.SOCK_CLOEXEC() | linux_h.SOCK_NONBLOCK(), 0);
+        if (fd < 0) {
+            throw TapException.syscall("socket(AF_UNIX)", Sys.errno(err), where, null);
+        }
+        return fd;
     }
 }
