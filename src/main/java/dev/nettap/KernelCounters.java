@@ -36,6 +36,10 @@ import java.util.concurrent.TimeUnit;
  *     process's own namespace, and trusted only if its hardware address (sysfs) equals the one
  *     {@code SIOCGIFHWADDR} reports through the fd, so a same-named device elsewhere is not taken
  *     for it. A TUN device has no hardware address: its counters are then not available.</li>
+ * <li>A macvtap or ipvtap queue has no {@code TUNGETDEVNETNS} ({@code EINVAL}): its counters are
+ *     read in the namespace it was opened in when the library knows it by path
+ *     ({@link TapHandle#macvtapInNamespace}), else looked up in this process's own namespace by
+ *     name and hardware address, as above.</li>
  * </ul>
  */
 final class KernelCounters {
@@ -45,8 +49,13 @@ final class KernelCounters {
     private static final long SIOCGIFHWADDR = 0x8927;
     private static final long NS_TIMEOUT_SECONDS = 5;
 
-    /** Where the device's counters are: a namespace fd (owned), or a name and MAC in our namespace, or nowhere. */
-    record Location(String name, int nsfd, byte[] mac, String unavailable) {
+    /**
+     * Where the device's counters are: a namespace fd (owned), or a name and MAC in our namespace
+     * ({@code elsewhere} says why it was not looked up in its own), or nowhere ({@code unavailable}).
+     * {@code macvtap}: the interface counts what its queues write as transmitted (see
+     * {@link TapStatistics.Kernel}).
+     */
+    record Location(String name, int nsfd, byte[] mac, String elsewhere, String unavailable, boolean macvtap) {
         /** The counters; closes {@link #nsfd}. Never throws: a failure is an empty result with its reason. */
         Result read() {
             if (unavailable != null) {
@@ -62,13 +71,17 @@ final class KernelCounters {
     /** The counters, or empty, and where they came from or why not. */
     record Result(Optional<TapStatistics.Kernel> kernel, String source) {}
 
-    /** Asks the fd where its device is; call while the fd is known to be open. */
-    static Location locate(int tapFd, String ctx) {
+    /**
+     * Asks the fd where its device is; call while the fd is known to be open.
+     *
+     * @param netns the namespace file the queue was opened in, if the library knows it; else {@code null}
+     */
+    static Location locate(int tapFd, String ctx, Path netns) {
         MemorySegment err = Sys.errnoSlot();
         // The device may have been renamed since it was opened (and another took its old name): ask now.
         Iff iff = Iff.query(err, tapFd);
         if (iff == null) {
-            return new Location(null, -1, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)));
+            return new Location(null, -1, null, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)), false);
         }
         int nsfd = FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
         if (nsfd >= 0) {
@@ -76,11 +89,29 @@ final class KernelCounters {
             if (flags >= 0) {
                 FileCalls.fcntl(err, nsfd, linux_h.F_SETFD(), flags | linux_h.FD_CLOEXEC());
             }
-            return new Location(iff.name(), nsfd, null, null);
+            return new Location(iff.name(), nsfd, null, null, null, false);
         }
         int e = Sys.errno(err);
-        if (e != linux_h.EPERM()) {
-            return new Location(null, -1, null, "TUNGETDEVNETNS on " + ctx + " failed: " + Errno.name(e));
+        String elsewhere;
+        boolean macvtap = false;
+        if (e == linux_h.EPERM()) {
+            elsewhere = "finding its namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)";
+        } else if (e == linux_h.EINVAL() || e == linux_h.ENOTTY()) { // a macvtap/ipvtap queue
+            macvtap = true;
+            if (netns != null) {
+                try (Arena arena = Arena.ofConfined()) {
+                    int fd = FileCalls.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
+                    if (fd >= 0) {
+                        return new Location(iff.name(), fd, null, null, null, true);
+                    }
+                    return new Location(null, -1, null, null, "open " + netns + " (the namespace " + ctx
+                            + " was opened in): " + Errno.name(Sys.errno(err)), true);
+                }
+            }
+            elsewhere = "its namespace is unknown (a macvtap queue opened by path or fd; TapHandle.macvtapInNamespace"
+                    + " knows it)";
+        } else {
+            return new Location(null, -1, null, null, "TUNGETDEVNETNS on " + ctx + " failed: " + Errno.name(e), false);
         }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ifr = ifreq.allocate(arena);
@@ -89,8 +120,8 @@ final class KernelCounters {
                     Math.min(15, n.length));
             // SAFETY: ifr is a 40-byte struct ifreq alive for the call; SIOCGIFHWADDR writes within it.
             if (FileCalls.ioctl(err, tapFd, SIOCGIFHWADDR, ifr) < 0) {
-                return new Location(null, -1, null, "SIOCGIFHWADDR on " + ctx + " failed: " + Errno.name(Sys.errno(err))
-                        + ", and the device's namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)");
+                return new Location(null, -1, null, null, "SIOCGIFHWADDR on " + ctx + " failed: "
+                        + Errno.name(Sys.errno(err)) + ", and " + elsewhere, macvtap);
             }
             // struct sockaddr ifru_hwaddr: sa_family (2 bytes), then sa_data holding the address.
             byte[] mac = ifreq.ifr_ifru.ifru_hwaddr(ifreq.ifr_ifru(ifr)).asSlice(2, 6).toArray(ValueLayout.JAVA_BYTE);
@@ -99,16 +130,16 @@ final class KernelCounters {
                 none &= b == 0;
             }
             if (none) {
-                return new Location(null, -1, null, ctx + " has no hardware address (TUN) to find it by without"
-                        + " CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)");
+                return new Location(null, -1, null, null, ctx + " has no hardware address (TUN) to find it by, and "
+                        + elsewhere, macvtap);
             }
-            return new Location(iff.name(), -1, mac, null);
+            return new Location(iff.name(), -1, mac, elsewhere, null, macvtap);
         }
     }
 
     private static Result inOwnNamespace(Location at) {
-        String why = "device \"" + at.name() + "\" is not in this process's network namespace, and finding its"
-                + " namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)";
+        String why = "device \"" + at.name() + "\" is not in this process's network namespace, and "
+                + at.elsewhere();
         String address;
         try {
             address = Files.readString(Path.of("/sys/class/net", at.name(), "address")).strip();
@@ -121,7 +152,7 @@ final class KernelCounters {
             return new Result(Optional.empty(), "not available: " + why + " (a device of that name here has another"
                     + " hardware address)");
         }
-        return parse(at.name(), "/proc/thread-self/net/dev", "this process's network namespace (device matched by"
+        return parse(at, "/proc/thread-self/net/dev", "this process's network namespace (device matched by"
                 + " name and hardware address)");
     }
 
@@ -174,13 +205,14 @@ final class KernelCounters {
                     + Errno.name(Sys.errno(err)));
         }
         try {
-            return parse(at.name(), "/proc/thread-self/net/dev", "the device's network namespace");
+            return parse(at, "/proc/thread-self/net/dev", "the device's network namespace");
         } finally {
             ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
         }
     }
 
-    private static Result parse(String name, String file, String source) {
+    private static Result parse(Location at, String file, String source) {
+        String name = at.name();
         String text;
         try {
             text = Files.readString(Path.of(file));
@@ -192,8 +224,12 @@ final class KernelCounters {
             if (colon > 0 && line.substring(0, colon).strip().equals(name)) {
                 String[] f = line.substring(colon + 1).strip().split("\\s+");
                 // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop ...
-                return new Result(Optional.of(new TapStatistics.Kernel(Long.parseLong(f[1]), Long.parseLong(f[0]),
-                        Long.parseLong(f[3]), Long.parseLong(f[9]), Long.parseLong(f[8]), Long.parseLong(f[11]))), source);
+                long[] rx = {Long.parseLong(f[1]), Long.parseLong(f[0]), Long.parseLong(f[3])};
+                long[] tx = {Long.parseLong(f[9]), Long.parseLong(f[8]), Long.parseLong(f[11])};
+                long[] written = at.macvtap() ? tx : rx; // the queues' side: what they wrote, what they read
+                long[] toRead = at.macvtap() ? rx : tx;
+                return new Result(Optional.of(new TapStatistics.Kernel(written[0], written[1], written[2], toRead[0],
+                        toRead[1], toRead[2])), source);
             }
         }
         return new Result(Optional.empty(), "not available: device \"" + name + "\" is not listed in " + source

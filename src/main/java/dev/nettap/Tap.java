@@ -585,9 +585,10 @@ public final class Tap implements AutoCloseable {
      * expecting errors.
      *
      * <p>The kernel counters are read from the device's network namespace when this process has
-     * {@code CAP_NET_ADMIN} over it; otherwise from this process's own namespace if the device is
-     * there (matched by name and hardware address); otherwise they are empty and
-     * {@link TapStatistics#kernelSource()} says why. Reading them never delays {@link #close()}
+     * {@code CAP_NET_ADMIN} over it (for a macvtap queue: when it was opened with
+     * {@link TapHandle#macvtapInNamespace}, which names that namespace); otherwise from this
+     * process's own namespace if the device is there (matched by name and hardware address);
+     * otherwise they are empty and {@link TapStatistics#kernelSource()} says why. Reading them never delays {@link #close()}
      * (the fd is used only for a few {@code ioctl}s) and starts no thread per call, but it reads
      * {@code /proc}: do not call per packet.
      *
@@ -598,7 +599,7 @@ public final class Tap implements AutoCloseable {
         KernelCounters.Location where;
         gate.enter();
         try {
-            where = KernelCounters.locate(fd, context());
+            where = KernelCounters.locate(fd, context(), device.netnsPath());
         } finally {
             gate.exit();
         }

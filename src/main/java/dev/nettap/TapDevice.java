@@ -94,6 +94,11 @@ public final class TapDevice {
         this.netns = netns;
     }
 
+    /** {@return the namespace file the queues were opened in, when the library knows it by path; else {@code null}} */
+    java.nio.file.Path netnsPath() {
+        return netns == null ? null : netns.path();
+    }
+
     /**
      * The device object for the queue {@code fd} (validated by {@link Tap#open}), counted as one
      * more member until {@link #leave(Tap)}. The first member turns the device's receive offloads

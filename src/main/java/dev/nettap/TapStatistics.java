@@ -62,7 +62,11 @@ public record TapStatistics(Queue reads, Queue writes, Optional<Kernel> kernel, 
     }
 
     /**
-     * The device's counters from the kernel ({@code /proc/net/dev} of the device's namespace).
+     * The device's counters from the kernel ({@code /proc/net/dev} of the device's namespace),
+     * named from the queues' side of the device: "rx" is what the queues wrote into it, "tx" what
+     * it had for them to read. (A TAP interface counts frames its queues write as received; a
+     * macvtap interface counts them as transmitted, since it sends them out through its lower
+     * device. Both are reported here the same way.)
      *
      * @param rxPackets frames the device received (that queues wrote)
      * @param rxBytes   bytes of those

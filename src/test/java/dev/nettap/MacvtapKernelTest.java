@@ -9,6 +9,8 @@ import dev.nettap.tool.EchoResponder;
 import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -77,6 +79,16 @@ class MacvtapKernelTest {
         return Integer.parseInt(m.group(1));
     }
 
+    /** A private character-device node (in the test's temporary directory) for the macvtap {@code ifname}. */
+    private Path nodeFor(String ifname) throws IOException, InterruptedException {
+        String ifindex = sysfs("ifindex");
+        String[] mm = sysfs("macvtap/tap" + ifindex + "/dev").split(":");
+        Path node = tmp.resolve(ifname + "-node");
+        assertEquals(0, new ProcessBuilder("mknod", "-m", "0600", node.toString(), "c", mm[0], mm[1]).inheritIO()
+                .start().waitFor());
+        return node;
+    }
+
     private String sysfs(String attr) throws IOException {
         ScratchNamespace.Result r = ns.exec("cat", "/sys/class/net/mvt0/" + attr);
         assertEquals(0, r.exitCode(), r.output());
@@ -85,12 +97,7 @@ class MacvtapKernelTest {
 
     @Test
     void byCharacterDevicePathAnsweringPing() throws Exception {
-        String ifindex = sysfs("ifindex");
-        String dev = sysfs("macvtap/tap" + ifindex + "/dev");
-        String[] mm = dev.split(":");
-        Path node = tmp.resolve("mvt0-node");
-        Process p = new ProcessBuilder("mknod", "-m", "0600", node.toString(), "c", mm[0], mm[1]).inheritIO().start();
-        assertEquals(0, p.waitFor());
+        Path node = nodeFor("mvt0");
         try (Tap tap = Tap.open(TapHandle.macvtap(node))) {
             assertEquals("mvt0", tap.name());
             assertEquals(TapMode.TAP, tap.mode());
@@ -107,11 +114,7 @@ class MacvtapKernelTest {
      */
     @Test
     void byPathLinkSettingsRefuseAnotherInterfaceOfTheSameName() throws Exception {
-        String ifindex = sysfs("ifindex");
-        String[] mm = sysfs("macvtap/tap" + ifindex + "/dev").split(":");
-        Path node = tmp.resolve("mvt0-node");
-        assertEquals(0, new ProcessBuilder("mknod", "-m", "0600", node.toString(), "c", mm[0], mm[1]).inheritIO()
-                .start().waitFor());
+        Path node = nodeFor("mvt0");
         try (ScratchNamespace other = ScratchNamespace.create("nettap-mvt-other");
              Tap tap = Tap.open(TapHandle.macvtap(node))) {
             other.ip("link", "add", "mvt0", "type", "veth", "peer", "name", "mvt0p"); // same name, another interface
@@ -157,6 +160,40 @@ class MacvtapKernelTest {
             assertTrue(carrier.getMessage().contains("macvtap follows its lower device"), carrier.getMessage());
             q1.close();
             assertTrue(pingThrough(q0) >= 3);
+            // The kernel's counters of a macvtap (no TUNGETDEVNETNS) come from the namespace it was
+            // opened in; the replies q0 wrote are among the device's received packets there.
+            TapStatistics st = q0.statistics();
+            assertTrue(st.kernel().isPresent(), st.kernelSource());
+            assertTrue(st.kernelSource().contains("the device's network namespace"), st.kernelSource());
+            // Named from the queues' side, as for a TAP: 50 frames the queue writes are "rx" (the
+            // macvtap interface itself counts them as transmitted).
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE);
+                MemorySegment frame = arena.allocate(60);
+                TestBridge.broadcast(frame, 7);
+                for (int i = 0; i < 50; i++) {
+                    assertEquals(60, q0.write(hdr, frame, 60));
+                }
+            }
+            TapStatistics after = q0.statistics();
+            long wrote = after.kernel().orElseThrow().rxPackets() - st.kernel().get().rxPackets();
+            long offered = after.kernel().orElseThrow().txPackets() - st.kernel().get().txPackets();
+            assertTrue(wrote >= 50, "rx (what the queues wrote) grew by " + wrote + ": " + after);
+            assertTrue(offered < 50, "tx (what the queues could read) grew by " + offered + ": " + after);
+        }
+    }
+
+    @Test
+    void byPathTheKernelCountersSayWhyTheyAreMissing() throws Exception {
+        // Opened by path from the host namespace: the device's namespace is unknown to the library,
+        // and no interface of that name is here, so the counters are absent with the reason.
+        Path node = nodeFor("mvt0");
+        try (Tap tap = Tap.open(TapHandle.macvtap(node))) {
+            assertTrue(pingThrough(tap) >= 3);
+            TapStatistics st = tap.statistics();
+            assertTrue(st.kernel().isEmpty(), st.toString());
+            assertTrue(st.kernelSource().contains("its namespace is unknown"), st.kernelSource());
+            assertTrue(st.writes().frames() >= 3, "the library's own counters work on a macvtap: " + st);
         }
     }
 
