@@ -29,7 +29,7 @@ public final class TxMetadata {
     private int l4Length;
     private boolean tcpEcn;
 
-    // The outcome of the last translation: written by OffloadTranslation only.
+    // The outcome of the last translation: written by the TX translation (TxHeaderBuilder, IpHeaderWalker) only.
     private FrameException.Reason refusal;
     private String refusalFormat;
     private long refusalA;
