@@ -1,10 +1,5 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.linux_h;
-import dev.nettap.internal.sys.FileCalls;
-import dev.nettap.internal.sys.PollCalls;
-import dev.nettap.internal.sys.Sys;
-import dev.nettap.internal.uring.Completions;
 import dev.nettap.internal.uring.IoUring;
 import dev.nettap.internal.uring.UringException;
 import dev.nettap.internal.uring.UringProbe;
@@ -13,8 +8,6 @@ import dev.nettap.vnet.VirtioNetHdr;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -166,51 +159,19 @@ public final class TapRing implements AutoCloseable {
         }
     }
 
-    private static final long HDR = VirtioNetHdr.SIZE;
-    private static final int KIND_SHIFT = 60;
-    private static final int MEMBER_SHIFT = 48;
-    private static final long K_READ = 1L << KIND_SHIFT;   // multishot read: payload unused
-    private static final long K_READV = 2L << KIND_SHIFT;  // readv: payload = buffer
-    private static final long K_WRITE = 3L << KIND_SHIFT;  // payload = caller's user data
-    private static final long K_WAKE = 4L << KIND_SHIFT;   // POLL_ADD on the wake-up eventfd
-    private static final long PAYLOAD = MAX_USER_DATA;
-    private static final int ENOBUFS = linux_h.ENOBUFS();
-    private static final int ECANCELED = linux_h.ECANCELED();
-    private static final int BUFFER_GROUP = 0;
-
+    // This class checks the owner and delegates: RingSetUp checks and acquires, RingReceive reads, RingWrites
+    // checks and queues writes, RingReaper turns completions into RingCompletions, RingWake wakes up and closes.
     private final Thread owner = Thread.currentThread();
     private final IoUring ring;
     private final Tap[] members;
-    private final boolean multishot;
-    private final int bufferSize;
-    private final long frameCapacity;
-    private final MemorySegment rxRegion;
-    private final long rxBase;
-    private final MemorySegment[] rxHeaders;
-    private final MemorySegment[] rxFrames;
-    private final MemorySegment[][] rxIovs;      // READV mode: {header, frame} per buffer
-    private final boolean[] held;                // READV mode: the caller holds buffer i
-    private final boolean[] toPost;              // READV mode: buffer i waits for its readv to be queued
-    private int postsWaiting;
-    private final boolean[] toArm;               // MULTISHOT mode: member i waits for its read to be armed
-    private final boolean[] starved;             // MULTISHOT mode: member i's read ended for want of buffers
-    private int armsWaiting;
-    private int heldCount;                       // MULTISHOT mode: buffers the caller holds
-    private final boolean[] gone;                // member i's device disappeared: its reads stopped
+    private final Arena arena;                   // owner-confined: errno slot, eventfd read buffer; closed last
     private final MemorySegment tx;
-    private final long txBase;
-    private final MemorySegment guest;
-    private final long guestBase;
-    private final MemorySegment[] writev = new MemorySegment[2];
-    private final Arena arena;                   // owner-confined: eventfd read buffer
-    private final MemorySegment wakeBuf;
-    private final MemorySegment errno;
-    private final int wakeFd;
-    private boolean wakeArmed;
-    private final Object wakeLock = new Object();
-    private final Arena wakeArena;               // shared: the value wakeup() writes; guarded by wakeLock
-    private final MemorySegment wakeValue;
-    private boolean closed;                      // guarded by wakeLock for wakeup(); written by the owner
+    private final MemorySegment[] rxHeaders;     // the receive side's preallocated slices, read here without a hop
+    private final MemorySegment[] rxFrames;
+    private final RingReceive rx;
+    private final RingWrites writes;
+    private final RingWake wake;
+    private final RingReaper reaper;
 
     /**
      * {@return empty when io_uring can carry the TAP path here, else why not (one line, as logged
@@ -247,20 +208,8 @@ public final class TapRing implements AutoCloseable {
     public static TapRing open(List<Tap> members, Config config) throws TapException {
         Platform.requireLinux();
         Objects.requireNonNull(config, "config");
-        Tap[] m = members.toArray(new Tap[0]);
-        if (m.length < 1 || m.length > MAX_MEMBERS) {
-            throw new IllegalArgumentException("a ring takes 1.." + MAX_MEMBERS + " members, not " + m.length);
-        }
-        IdentityHashMap<Tap, Boolean> seen = new IdentityHashMap<>();
-        for (Tap t : m) {
-            if (seen.put(Objects.requireNonNull(t, "member"), Boolean.TRUE) != null) {
-                throw new IllegalArgumentException("member " + t + " given twice");
-            }
-        }
-        UringSupport s = UringProbe.probe();
-        if (!s.usable()) {
-            throw new TapException(TapException.Kind.URING_UNAVAILABLE, null, 0, "io_uring", s.fallbackMessage());
-        }
+        Tap[] m = RingSetUp.distinct(members, MAX_MEMBERS);
+        UringSupport s = RingSetUp.usableSupport();
         boolean multishot = switch (config.readMode()) {
             case AUTO -> s.multishotRead();
             case READV -> false;
@@ -272,115 +221,33 @@ public final class TapRing implements AutoCloseable {
                 yield true;
             }
         };
-        if (!multishot && config.rxBuffers() < m.length) {
-            throw new IllegalArgumentException("ReadMode.READV gives each member its own buffers: rxBuffers ("
-                    + config.rxBuffers() + ") must be at least the number of members (" + m.length + ")");
-        }
-        if (config.entries() < config.rxBuffers() + m.length + 1) {
-            throw new IllegalArgumentException("entries (" + config.entries() + ") must be at least rxBuffers + members + 1 ("
-                    + (config.rxBuffers() + m.length + 1) + "): a write per held buffer, a read per member and the wake-up");
-        }
+        RingSetUp.checkSizes(m.length, config.entries(), config.rxBuffers(), multishot);
         return new TapRing(m, config, multishot);
     }
 
     private TapRing(Tap[] members, Config c, boolean multishot) throws TapException {
         this.members = members;
-        this.multishot = multishot;
-        this.bufferSize = c.rxBufferSize();
-        this.frameCapacity = bufferSize - HDR;
-        int n = c.rxBuffers();
-        long rxBytes = multishot ? 0 : (long) n * bufferSize;
-        long txBytes = (c.txBytes() + 63) & ~63L;
-        arena = Arena.ofConfined();
-        wakeArena = Arena.ofShared();
-        IoUring r = null;
-        int efd = -1;
-        try {
-            errno = Sys.newErrnoSlot(arena);
-            wakeBuf = arena.allocate(8, 8);
-            wakeValue = wakeArena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
-            efd = PollCalls.eventfd(errno, 0, linux_h.EFD_CLOEXEC() | linux_h.EFD_NONBLOCK());
-            if (efd < 0) {
-                throw TapException.syscall("eventfd", Sys.errno(errno), "a TapRing's wake-up", null);
-            }
-            r = IoUring.open(c.entries(), Math.min(65536, Math.max(2 * c.entries(), 4 * n)), txBytes + rxBytes);
-            int[] fds = new int[members.length];
-            for (int i = 0; i < fds.length; i++) {
-                fds[i] = members[i].fd(); // throws if closed
-            }
-            r.registerFiles(fds);
-            for (Tap t : members) { // check after: open before and after means the fd was the queue's all along
-                if (t.isClosed()) {
-                    throw new IllegalStateException("member " + t + " was closed while the ring was being set up");
-                }
-            }
-            if (c.guestMemory() != null) {
-                r.registerBuffer(c.guestMemory());
-            }
-            MemorySegment data = r.data();
-            tx = data.asSlice(0, txBytes);
-            txBase = tx.address();
-            if (multishot) {
-                r.setUpBufferRing(BUFFER_GROUP, n, bufferSize);
-                rxRegion = r.bufferData();
-            } else {
-                rxRegion = data.asSlice(txBytes, rxBytes);
-            }
-            rxBase = rxRegion.address();
-            guest = c.guestMemory();
-            guestBase = guest == null ? 0 : guest.address();
-        } catch (UringException e) {
-            cleanUp(r, efd);
-            throw new TapException(TapException.Kind.SYSCALL, null, e.errno(), "io_uring", e.getMessage());
-        } catch (Throwable t) {
-            cleanUp(r, efd);
-            throw t;
-        }
-        ring = r;
-        wakeFd = efd;
-        rxHeaders = new MemorySegment[n];
-        rxFrames = new MemorySegment[n];
-        for (int i = 0; i < n; i++) {
-            rxHeaders[i] = rxRegion.asSlice((long) i * bufferSize, HDR);
-            rxFrames[i] = rxRegion.asSlice((long) i * bufferSize + HDR, frameCapacity);
-        }
-        gone = new boolean[members.length];
-        toArm = new boolean[members.length];
-        starved = new boolean[members.length];
-        held = new boolean[n];
-        toPost = new boolean[n];
-        rxIovs = multishot ? null : new MemorySegment[n][];
-        if (multishot) {
-            java.util.Arrays.fill(toArm, true);
-            armsWaiting = members.length;
-        } else {
-            for (int i = 0; i < n; i++) {
-                rxIovs[i] = new MemorySegment[] {rxHeaders[i], rxFrames[i]};
-                toPost[i] = true;
-            }
-            postsWaiting = n;
-        }
-        queueReads();
-        armWake();
+        RingSetUp s = new RingSetUp(members, c.entries(), c.rxBuffers(), c.rxBufferSize(), c.txBytes(),
+                c.guestMemory(), multishot);
+        ring = s.ring;
+        arena = s.arena;
+        wake = s.wake;
+        tx = s.tx;
+        rx = new RingReceive(ring, members.length, multishot, s.rxRegion, c.rxBuffers(), c.rxBufferSize());
+        rxHeaders = rx.headers;
+        rxFrames = rx.frames;
+        writes = new RingWrites(ring, members.length, tx, s.rxRegion, c.guestMemory());
+        reaper = new RingReaper(ring, rx, wake);
+        rx.queueReads();
+        wake.arm();
         submit();
-    }
-
-    private void cleanUp(IoUring r, int efd) {
-        if (r != null) {
-            r.close();
-        }
-        if (efd >= 0) {
-            FileCalls.close(errno, efd);
-        }
-        arena.close();
-        wakeArena.close();
     }
 
     // ---- accessors -----------------------------------------------------------------------------
 
     /** {@return how reads are issued: {@link ReadMode#MULTISHOT} or {@link ReadMode#READV}} */
     public ReadMode readMode() {
-        return multishot ? ReadMode.MULTISHOT : ReadMode.READV;
+        return rx.multishot ? ReadMode.MULTISHOT : ReadMode.READV;
     }
 
     /** {@return how many member queues} */
@@ -456,47 +323,7 @@ public final class TapRing implements AutoCloseable {
      */
     public boolean submitWrite(int member, MemorySegment hdr, MemorySegment frame, long length, long userData) {
         ring.checkOwner();
-        Objects.checkIndex(member, members.length);
-        if (hdr.byteSize() != HDR) {
-            throw new IllegalArgumentException("the header must be exactly " + HDR + " bytes, is " + hdr.byteSize());
-        }
-        if (length < 0 || length > frame.byteSize() || length > Integer.MAX_VALUE - HDR) {
-            throw new IllegalArgumentException("length " + length + " does not fit the frame of " + frame.byteSize() + " bytes");
-        }
-        if (userData < 0 || userData > MAX_USER_DATA) {
-            throw new IllegalArgumentException("user data must be 0.." + MAX_USER_DATA + ", is " + userData);
-        }
-        long ud = K_WRITE | ((long) member << MEMBER_SHIFT) | userData;
-        long h = hdr.address();
-        int total = (int) (HDR + length);
-        boolean contiguous = hdr.isNative() && frame.isNative() && frame.address() == h + HDR;
-        if (contiguous) {
-            if (inside(tx, txBase, h, total)) {
-                return ring.prepWrite(member, IoUring.FIXED_FILE, tx, h - txBase, total, ud);
-            }
-            if (inside(rxRegion, rxBase, h, total)) {
-                return ring.prepWrite(member, IoUring.FIXED_FILE, rxRegion, h - rxBase, total, ud);
-            }
-            if (guest != null && inside(guest, guestBase, h, total)) {
-                return ring.prepWriteFixed(member, IoUring.FIXED_FILE, h - guestBase, total, ud);
-            }
-        } else if (guest != null && inside(guest, guestBase, h, (int) HDR)) {
-            throw new IllegalArgumentException("a write from the guest region needs its header directly followed by the "
-                    + "frame (one fixed buffer); copy the header into txMemory() otherwise");
-        }
-        // Apart (or not ours: prepWritev refuses memory outside the ring's regions with a clear message).
-        writev[0] = hdr;
-        writev[1] = length == frame.byteSize() ? frame : frame.asSlice(0, length);
-        try {
-            return ring.prepWritev(member, IoUring.FIXED_FILE, writev, 2, ud);
-        } finally {
-            writev[0] = null;
-            writev[1] = null;
-        }
-    }
-
-    private static boolean inside(MemorySegment region, long base, long a, int length) {
-        return a >= base && a - base <= region.byteSize() - length;
+        return writes.submit(member, hdr, frame, length, userData);
     }
 
     /**
@@ -526,91 +353,7 @@ public final class TapRing implements AutoCloseable {
      * @throws UncheckedIOException the ring itself failed
      */
     public int await(RingCompletions out, long timeoutNanos) {
-        out.reset();
-        queueReads();
-        Completions raw = out.raw;
-        try {
-            ring.await(raw, timeoutNanos == 0 ? 0 : 1, timeoutNanos);
-            // Internal completions (wake-ups, re-armings) must not make a waiting caller return empty-handed
-            // before the bound: one more short wait only when nothing of the caller's came.
-            translate(raw, out);
-            if (out.count() == 0 && !out.wasWoken() && timeoutNanos != 0 && raw.count() > 0) {
-                queueReads();
-                ring.await(raw, 1, timeoutNanos);
-                translate(raw, out);
-            }
-        } catch (UringException e) {
-            throw new UncheckedIOException(e);
-        }
-        queueReads();
-        return out.count();
-    }
-
-    private void translate(Completions raw, RingCompletions out) throws UringException {
-        for (int i = 0; i < raw.count(); i++) {
-            long ud = raw.userData(i);
-            int res = raw.result(i);
-            long kind = ud & (0xFL << KIND_SHIFT);
-            int member = (int) ((ud >>> MEMBER_SHIFT) & 0xFFF);
-            if (kind == K_WRITE) {
-                out.add(false, member, UringStatus.frame(res, 0, false), -1, ud & PAYLOAD);
-            } else if (kind == K_READ) {
-                multishotDone(out, member, res, raw.bufferId(i), raw.more(i));
-            } else if (kind == K_READV) {
-                readvDone(out, member, res, (int) (ud & PAYLOAD));
-            } else if (kind == K_WAKE) {
-                wakeArmed = false;
-                FileCalls.read(errno, wakeFd, wakeBuf, 8); // reset the counter (EAGAIN if already read: fine)
-                out.woken();
-                if (res != -ECANCELED) {
-                    armWake();
-                }
-            }
-        }
-    }
-
-    private void multishotDone(RingCompletions out, int member, int res, int buffer, boolean more) {
-        if (buffer >= 0) {
-            heldCount++;
-            out.add(true, member, UringStatus.frame(res, frameCapacity, true), buffer, 0);
-        } else if (res == -ENOBUFS) {
-            if (heldCount < rxHeaders.length) {
-                arm(member); // buffers came back since the kernel found none: read again now
-            } else {
-                starved[member] = true; // every buffer is with the caller: armed again at the next release
-            }
-        } else if (res < 0 && res != -ECANCELED) {
-            long s = UringStatus.frame(res, frameCapacity, true);
-            if (s != Tap.WOULD_BLOCK) {
-                out.add(true, member, s, -1, 0);
-            }
-            if (s == Tap.DEVICE_GONE) {
-                gone[member] = true;
-            }
-        }
-        if (!more && res != -ENOBUFS && res != -ECANCELED && !gone[member]) {
-            arm(member);
-        }
-    }
-
-    private void readvDone(RingCompletions out, int member, int res, int buffer) {
-        if (res == -ECANCELED) {
-            return;
-        }
-        long s = UringStatus.frame(res, frameCapacity, true);
-        if (res >= 0) {
-            held[buffer] = true; // the caller's until release()
-            out.add(true, member, s, buffer, 0);
-            return;
-        }
-        if (s != Tap.WOULD_BLOCK) {
-            out.add(true, member, s, -1, 0);
-        }
-        if (s == Tap.DEVICE_GONE) {
-            gone[member] = true;
-        } else {
-            post(buffer);
-        }
+        return reaper.await(out, timeoutNanos);
     }
 
     /**
@@ -622,75 +365,7 @@ public final class TapRing implements AutoCloseable {
      */
     public void release(int buffer) {
         ring.checkOwner();
-        if (multishot) {
-            ring.recycleBuffer(buffer); // refuses a buffer the caller does not hold
-            heldCount--;
-            for (int m = 0; m < starved.length; m++) {
-                if (starved[m]) {
-                    starved[m] = false;
-                    arm(m);
-                }
-            }
-        } else {
-            if (buffer < 0 || buffer >= held.length || !held[buffer]) {
-                throw new IllegalArgumentException("buffer " + buffer + " is not held by the caller (ids come from read "
-                        + "entries and go back once)");
-            }
-            held[buffer] = false;
-            if (!gone[buffer % members.length]) {
-                post(buffer);
-            }
-        }
-    }
-
-    private void arm(int member) {
-        if (!toArm[member]) {
-            toArm[member] = true;
-            armsWaiting++;
-        }
-    }
-
-    private void post(int buffer) {
-        if (!toPost[buffer]) {
-            toPost[buffer] = true;
-            postsWaiting++;
-        }
-    }
-
-    /** Queues every read waiting to be (re-)armed, as far as the SQ has room; the rest next time. */
-    private void queueReads() {
-        if (armsWaiting > 0) {
-            for (int m = 0; m < toArm.length && armsWaiting > 0; m++) {
-                if (toArm[m]) {
-                    if (!ring.prepReadMultishot(m, IoUring.FIXED_FILE, K_READ | ((long) m << MEMBER_SHIFT))) {
-                        return;
-                    }
-                    toArm[m] = false;
-                    armsWaiting--;
-                }
-            }
-        }
-        if (postsWaiting > 0) {
-            for (int b = 0; b < toPost.length && postsWaiting > 0; b++) {
-                if (toPost[b]) {
-                    int m = b % members.length; // READV mode: buffer b belongs to member b mod members
-                    if (!ring.prepReadv(m, IoUring.FIXED_FILE, rxIovs[b], 2, K_READV | ((long) m << MEMBER_SHIFT) | b)) {
-                        return;
-                    }
-                    toPost[b] = false;
-                    postsWaiting--;
-                }
-            }
-        }
-        if (!wakeArmed) {
-            armWake();
-        }
-    }
-
-    private void armWake() {
-        if (!wakeArmed && ring.prepPollAdd(wakeFd, 0, linux_h.POLLIN(), K_WAKE)) {
-            wakeArmed = true;
-        }
+        rx.release(buffer);
     }
 
     // ---- lifetime --------------------------------------------------------------------------------
@@ -700,12 +375,7 @@ public final class TapRing implements AutoCloseable {
      * time; does nothing once the ring is closed.
      */
     public void wakeup() {
-        synchronized (wakeLock) {
-            if (!closed) {
-                // SAFETY: wakeValue is 8 bytes in wakeArena, closed only under wakeLock after `closed` is set.
-                FileCalls.write(Sys.errnoSlot(), wakeFd, wakeValue, 8);
-            }
-        }
+        wake.wakeup();
     }
 
     /** Test hook: the kernel holds completions the CQ had no room for. */
@@ -720,7 +390,7 @@ public final class TapRing implements AutoCloseable {
 
     /** {@return whether {@link #close()} was called} */
     public boolean isClosed() {
-        return closed;
+        return wake.isClosed();
     }
 
     /**
@@ -733,19 +403,15 @@ public final class TapRing implements AutoCloseable {
         if (Thread.currentThread() != owner) {
             throw new WrongThreadException("a TapRing is closed by the thread that opened it (" + owner + ")");
         }
-        synchronized (wakeLock) {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        // ORDERING: closed is set under wakeup()'s lock before anything is freed, and the eventfd is closed under it
+        // after: a concurrent wakeup() writes to the open eventfd or not at all.
+        if (!wake.markClosed()) {
+            return;
         }
         try {
             ring.close(); // cancels, waits for every completion, unregisters, unmaps
         } finally {
-            synchronized (wakeLock) {
-                FileCalls.close(errno, wakeFd);
-                wakeArena.close();
-            }
+            wake.close(); // the eventfd and the memory wakeup() writes, under wakeup()'s lock
             arena.close();
         }
     }
@@ -756,6 +422,6 @@ public final class TapRing implements AutoCloseable {
         for (int i = 0; i < members.length; i++) {
             b.append(i == 0 ? "" : " ").append(members[i].name());
         }
-        return b.append(closed ? ", closed]" : "]").toString();
+        return b.append(wake.isClosed() ? ", closed]" : "]").toString();
     }
 }
