@@ -1,13 +1,10 @@
 package dev.nettap.internal.uring;
 
-import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.linux.io_uring_params;
-import dev.nettap.internal.linux.iovec;
-import dev.nettap.internal.linux.linux_h;
+import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.sys.Sys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * One io_uring instance driven without liburing: {@code io_uring_setup}/{@code io_uring_enter}/
@@ -53,38 +50,23 @@ import java.lang.foreign.ValueLayout;
  */
 public final class IoUring implements AutoCloseable {
     /** The one {@code user_data} value callers may not use: this ring's own cancel requests carry it. */
-    public static final long RESERVED_USER_DATA = Long.MIN_VALUE;
+    public static final long RESERVED_USER_DATA = SqePrep.RESERVED_USER_DATA;
     /** Most segments one {@code READV}/{@code WRITEV} request takes. */
-    public static final int MAX_SEGMENTS = 64;
+    public static final int MAX_SEGMENTS = SqePrep.MAX_SEGMENTS;
     /** SQE flag: {@code file} is an index into the registered files ({@code IOSQE_FIXED_FILE}). */
-    public static final int FIXED_FILE = linux_h.IOSQE_FIXED_FILE();
+    public static final int FIXED_FILE = SqePrep.FIXED_FILE;
     /** SQE flag: the next request starts only after this one succeeded ({@code IOSQE_IO_LINK}). */
-    public static final int LINK = linux_h.IOSQE_IO_LINK();
+    public static final int LINK = SqePrep.LINK;
     /** SQE flag: always issue from a kernel worker ({@code IOSQE_ASYNC}). */
-    public static final int ASYNC = linux_h.IOSQE_ASYNC();
-    private static final int CALLER_SQE_FLAGS = FIXED_FILE | LINK | ASYNC;
+    public static final int ASYNC = SqePrep.ASYNC;
     /** Features this engine requires of the kernel. */
-    static final int REQUIRED_FEATURES = linux_h.IORING_FEAT_SINGLE_MMAP() | linux_h.IORING_FEAT_NODROP()
-            | linux_h.IORING_FEAT_SUBMIT_STABLE() | linux_h.IORING_FEAT_EXT_ARG();
-    private static final long CLOSE_WAIT_NANOS = 5_000_000_000L;
-
-    private static final System.Logger LOG = System.getLogger("dev.nettap.uring");
-    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
-    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
-    private static final long IOV_SIZE = iovec.sizeof();
-    private static final long IOV_BASE = iovec.iov_base$offset();
-    private static final long IOV_LEN = iovec.iov_len$offset();
-    private static final int OP_READV = linux_h.IORING_OP_READV();
-    private static final int OP_WRITEV = linux_h.IORING_OP_WRITEV();
-    private static final int OP_READ = linux_h.IORING_OP_READ();
-    private static final int OP_WRITE = linux_h.IORING_OP_WRITE();
-    private static final int OP_READ_FIXED = linux_h.IORING_OP_READ_FIXED();
-    private static final int OP_WRITE_FIXED = linux_h.IORING_OP_WRITE_FIXED();
-    private static final int OP_POLL_ADD = linux_h.IORING_OP_POLL_ADD();
-    private static final int OP_ASYNC_CANCEL = linux_h.IORING_OP_ASYNC_CANCEL();
-    private static final int OP_READ_MULTISHOT = linux_h.IORING_OP_READ_MULTISHOT();
+    static final int REQUIRED_FEATURES = RingLifecycle.REQUIRED_FEATURES;
     private static final int GETEVENTS = Rings.ENTER_GETEVENTS;
+    private static final java.util.concurrent.atomic.AtomicLong LIVE = new java.util.concurrent.atomic.AtomicLong();
 
+    // The jobs live in package-private parts, each called only from here: RingLifecycle (setup,
+    // teardown), Rings (the shared rings and io_uring_enter), Registrations (files, fixed region,
+    // provided buffers), SqePrep (one SQE per opcode, every address it carries checked).
     private final Thread owner = Thread.currentThread();
     /** Owns everything below (rings via munmap cleanups, iovecs, data, buffer ring); closed last. */
     private final Arena arena;
@@ -92,16 +74,9 @@ public final class IoUring implements AutoCloseable {
     private final int features;
     private final MemorySegment errno;
     private final Rings rings;
-    /** MAX_SEGMENTS iovecs per SQE slot: slot i's table is used only by the request in SQE i. */
-    private final MemorySegment iovs;
-    private final MemorySegment data;
-    private final long dataBase, dataEnd;
+    private final Registrations regs;
+    private final SqePrep sqes;
     private boolean closed;
-
-    private MemorySegment fixedRegion;
-    private long fixedBase, fixedEnd;
-    private int registeredFiles;
-    private BufferRing buffers;
 
     private IoUring(Arena arena, int ringFd, int features, MemorySegment errno, Rings rings, long dataBytes) {
         this.arena = arena;
@@ -109,10 +84,8 @@ public final class IoUring implements AutoCloseable {
         this.features = features;
         this.errno = errno;
         this.rings = rings;
-        iovs = arena.allocate(IOV_SIZE * MAX_SEGMENTS * rings.sqEntries, 8);
-        data = arena.allocate(dataBytes, 4096);
-        dataBase = data.address();
-        dataEnd = dataBase + dataBytes;
+        regs = new Registrations(arena, errno, ringFd);
+        sqes = new SqePrep(arena, rings, regs, dataBytes);
     }
 
     /**
@@ -127,40 +100,14 @@ public final class IoUring implements AutoCloseable {
      *                        (forbidden), {@code ENOMEM}, or a required feature is missing
      */
     public static IoUring open(int entries, int cqEntries, long dataBytes) throws UringException {
-        if (entries < 1 || entries > 4096) {
-            throw new IllegalArgumentException("entries must be 1..4096, is " + entries);
-        }
-        if (cqEntries != 0 && (cqEntries < entries || cqEntries > 65536)) {
-            throw new IllegalArgumentException("cqEntries must be 0 or entries.." + 65536 + ", is " + cqEntries);
-        }
-        if (dataBytes < 0) {
-            throw new IllegalArgumentException("dataBytes must not be negative, is " + dataBytes);
-        }
+        RingLifecycle.checkArguments(entries, cqEntries, dataBytes);
         Arena arena = Arena.ofConfined();
         int fd = -1;
         try {
             MemorySegment errno = Sys.newErrnoSlot(arena);
             MemorySegment params = io_uring_params.allocate(arena); // zeroed
-            int flags = linux_h.IORING_SETUP_SUBMIT_ALL() | (cqEntries != 0 ? linux_h.IORING_SETUP_CQSIZE() : 0);
-            io_uring_params.flags(params, flags);
-            io_uring_params.cq_entries(params, cqEntries);
-            fd = UringCalls.setup(errno, entries, params);
-            if (fd < 0 && Sys.errno(errno) == linux_h.EINVAL()) { // SUBMIT_ALL is 5.18+: go on without it
-                params.fill((byte) 0);
-                io_uring_params.flags(params, flags & ~linux_h.IORING_SETUP_SUBMIT_ALL());
-                io_uring_params.cq_entries(params, cqEntries);
-                fd = UringCalls.setup(errno, entries, params);
-            }
-            if (fd < 0) {
-                int e = Sys.errno(errno);
-                throw new UringException("io_uring_setup(" + entries + ")", e, explainSetup(e));
-            }
-            int features = io_uring_params.features(params);
-            if ((features & REQUIRED_FEATURES) != REQUIRED_FEATURES) {
-                throw new UringException("io_uring on this kernel lacks features nettap needs (have 0x"
-                        + Integer.toHexString(features) + ", need 0x" + Integer.toHexString(REQUIRED_FEATURES)
-                        + ": SINGLE_MMAP, NODROP, SUBMIT_STABLE, EXT_ARG; Linux 5.11+)");
-            }
+            fd = RingLifecycle.setUp(errno, entries, cqEntries, params);
+            int features = RingLifecycle.checkFeatures(params);
             IoUring r = new IoUring(arena, fd, features, errno, new Rings(arena, errno, fd, params), dataBytes);
             LIVE.incrementAndGet();
             return r;
@@ -171,16 +118,6 @@ public final class IoUring implements AutoCloseable {
             arena.close(); // unmaps whatever was mapped; no request was ever submitted
             throw t;
         }
-    }
-
-    private static String explainSetup(int e) {
-        if (e == linux_h.ENOSYS()) {
-            return "this kernel has no io_uring (CONFIG_IO_URING unset or too old)";
-        }
-        if (e == linux_h.EPERM()) {
-            return "io_uring is forbidden here (kernel.io_uring_disabled, a seccomp filter or an LSM)";
-        }
-        return null;
     }
 
     // ---- accessors ------------------------------------------------------------------------------
@@ -221,7 +158,7 @@ public final class IoUring implements AutoCloseable {
      */
     public MemorySegment data() {
         checkOpen();
-        return data;
+        return sqes.data;
     }
 
     /** {@return requests the kernel took whose final completion has not been reaped yet} */
@@ -265,18 +202,7 @@ public final class IoUring implements AutoCloseable {
      */
     public void registerFiles(int... fds) throws UringException {
         checkOpen();
-        if (fds.length < 1 || fds.length > 4096) {
-            throw new IllegalArgumentException("register 1..4096 files, not " + fds.length);
-        }
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment table = tmp.allocateFrom(ValueLayout.JAVA_INT, fds);
-            // SAFETY: table holds fds.length ints and lives across the call; the kernel copies it.
-            if (UringCalls.register(errno, ringFd, linux_h.IORING_REGISTER_FILES(), table, fds.length) < 0) {
-                throw new UringException("io_uring_register(IORING_REGISTER_FILES, " + fds.length + " fds)",
-                        Sys.errno(errno), null);
-            }
-        }
-        registeredFiles = fds.length;
+        regs.registerFiles(fds);
     }
 
     /**
@@ -286,10 +212,7 @@ public final class IoUring implements AutoCloseable {
      */
     public void unregisterFiles() throws UringException {
         checkOpen();
-        if (UringCalls.register(errno, ringFd, linux_h.IORING_UNREGISTER_FILES(), MemorySegment.NULL, 0) < 0) {
-            throw new UringException("io_uring_register(IORING_UNREGISTER_FILES)", Sys.errno(errno), null);
-        }
-        registeredFiles = 0;
+        regs.unregisterFiles();
     }
 
     /**
@@ -304,28 +227,7 @@ public final class IoUring implements AutoCloseable {
      */
     public void registerBuffer(MemorySegment region) throws UringException {
         checkOpen();
-        if (!region.isNative() || !region.scope().isAlive()) {
-            throw new IllegalArgumentException("the fixed-buffer region must be a live native segment: " + region);
-        }
-        if (region.byteSize() < 1 || region.byteSize() > (1L << 30)) {
-            throw new IllegalArgumentException("the fixed-buffer region must be 1 byte to 1 GiB, is " + region.byteSize());
-        }
-        if (fixedRegion != null) {
-            throw new IllegalStateException("a fixed-buffer region is registered already");
-        }
-        try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment iov = iovec.allocate(tmp);
-            iovec.iov_base(iov, region);
-            iovec.iov_len(iov, region.byteSize());
-            // SAFETY: one iovec describing the caller's live native region; the kernel pins its pages.
-            if (UringCalls.register(errno, ringFd, linux_h.IORING_REGISTER_BUFFERS(), iov, 1) < 0) {
-                throw new UringException("io_uring_register(IORING_REGISTER_BUFFERS, " + region.byteSize() + " bytes)",
-                        Sys.errno(errno), null);
-            }
-        }
-        fixedRegion = region;
-        fixedBase = region.address();
-        fixedEnd = fixedBase + region.byteSize();
+        regs.registerBuffer(region);
     }
 
     /**
@@ -342,24 +244,18 @@ public final class IoUring implements AutoCloseable {
      */
     public void setUpBufferRing(int group, int count, int size) throws UringException {
         checkOpen();
-        if (buffers != null) {
-            throw new IllegalStateException("a provided-buffer ring is set up already (group " + buffers.group + ")");
-        }
-        buffers = BufferRing.register(arena, errno, ringFd, group, count, size);
+        regs.setUpBufferRing(group, count, size);
     }
 
     /** {@return the provided buffers' memory: buffer {@code id} is at {@code id * bufferSize()}} */
     public MemorySegment bufferData() {
         checkOpen();
-        if (buffers == null) {
-            throw new IllegalStateException("no provided-buffer ring: call setUpBufferRing first");
-        }
-        return buffers.data;
+        return regs.bufferData();
     }
 
     /** {@return the size of each provided buffer, 0 without a buffer ring} */
     public int bufferSize() {
-        return buffers == null ? 0 : buffers.size;
+        return regs.bufferSize();
     }
 
     /**
@@ -370,10 +266,7 @@ public final class IoUring implements AutoCloseable {
      */
     public void recycleBuffer(int id) {
         checkOpen();
-        if (buffers == null) {
-            throw new IllegalArgumentException("buffer " + id + " is not held by the caller: no provided-buffer ring");
-        }
-        buffers.recycle(id);
+        regs.recycleBuffer(id);
     }
 
     // ---- submission -----------------------------------------------------------------------------
@@ -390,8 +283,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepWrite(int file, int sqeFlags, MemorySegment buf, long offset, int length, long userData) {
-        long addr = dataAddress(buf, offset, length, false);
-        return queue(OP_WRITE, file, sqeFlags, addr, length, 0, 0, userData);
+        checkOpen();
+        return sqes.write(file, sqeFlags, buf, offset, length, userData);
     }
 
     /**
@@ -406,8 +299,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepRead(int file, int sqeFlags, MemorySegment buf, long offset, int length, long userData) {
-        long addr = dataAddress(buf, offset, length, true);
-        return queue(OP_READ, file, sqeFlags, addr, length, 0, 0, userData);
+        checkOpen();
+        return sqes.read(file, sqeFlags, buf, offset, length, userData);
     }
 
     /**
@@ -421,7 +314,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepWritev(int file, int sqeFlags, MemorySegment[] bufs, int count, long userData) {
-        return vectored(OP_WRITEV, file, sqeFlags, bufs, count, userData, false);
+        checkOpen();
+        return sqes.writev(file, sqeFlags, bufs, count, userData);
     }
 
     /**
@@ -435,7 +329,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepReadv(int file, int sqeFlags, MemorySegment[] bufs, int count, long userData) {
-        return vectored(OP_READV, file, sqeFlags, bufs, count, userData, true);
+        checkOpen();
+        return sqes.readv(file, sqeFlags, bufs, count, userData);
     }
 
     /**
@@ -449,7 +344,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepWriteFixed(int file, int sqeFlags, long offset, int length, long userData) {
-        return queue(OP_WRITE_FIXED, file, sqeFlags, fixedAddress(offset, length), length, 0, 0, userData);
+        checkOpen();
+        return sqes.writeFixed(file, sqeFlags, offset, length, userData);
     }
 
     /**
@@ -463,10 +359,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepReadFixed(int file, int sqeFlags, long offset, int length, long userData) {
-        if (fixedRegion != null && fixedRegion.isReadOnly()) {
-            throw new IllegalArgumentException("the registered region is read-only; the kernel would write into it");
-        }
-        return queue(OP_READ_FIXED, file, sqeFlags, fixedAddress(offset, length), length, 0, 0, userData);
+        checkOpen();
+        return sqes.readFixed(file, sqeFlags, offset, length, userData);
     }
 
     /**
@@ -479,7 +373,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepPollAdd(int file, int sqeFlags, int events, long userData) {
-        return queue(OP_POLL_ADD, file, sqeFlags, 0, 0, events, 0, userData);
+        checkOpen();
+        return sqes.pollAdd(file, sqeFlags, events, userData);
     }
 
     /**
@@ -493,13 +388,7 @@ public final class IoUring implements AutoCloseable {
      */
     public boolean prepCancel(long target, long userData) {
         checkOpen();
-        checkUserData(userData);
-        long at = rings.nextSqe();
-        if (at < 0) {
-            return false;
-        }
-        rings.fill(at, OP_ASYNC_CANCEL, -1, 0, target, 0, 0, 0, userData);
-        return true;
+        return sqes.cancel(target, userData);
     }
 
     /**
@@ -514,104 +403,8 @@ public final class IoUring implements AutoCloseable {
      * @return false if the SQ is full (nothing queued)
      */
     public boolean prepReadMultishot(int file, int sqeFlags, long userData) {
-        if (buffers == null) {
-            throw new IllegalStateException("multishot reads need a provided-buffer ring: call setUpBufferRing first");
-        }
-        if ((sqeFlags & ~FIXED_FILE) != 0) {
-            throw new IllegalArgumentException("multishot reads take only FIXED_FILE, not 0x" + Integer.toHexString(sqeFlags));
-        }
-        return queue(OP_READ_MULTISHOT, file, sqeFlags | linux_h.IOSQE_BUFFER_SELECT(), 0, 0, 0, buffers.group, userData);
-    }
-
-    private boolean vectored(int op, int file, int sqeFlags, MemorySegment[] bufs, int count, long userData,
-                             boolean kernelWrites) {
         checkOpen();
-        if (count < 1 || count > MAX_SEGMENTS || count > bufs.length) {
-            throw new IllegalArgumentException("segment count must be 1.." + Math.min(MAX_SEGMENTS, bufs.length)
-                    + ", is " + count);
-        }
-        for (int i = 0; i < count; i++) { // validate every segment before touching the SQ
-            MemorySegment b = bufs[i];
-            dataAddress(b, 0, b.byteSize(), kernelWrites);
-        }
-        checkFile(file, sqeFlags);
-        checkUserData(userData);
-        long at = rings.nextSqe();
-        if (at < 0) {
-            return false;
-        }
-        long table = (at / Rings.SQE_SIZE) * IOV_SIZE * MAX_SEGMENTS;
-        for (int i = 0; i < count; i++) {
-            long e = table + i * IOV_SIZE;
-            // SAFETY: e is entry i < MAX_SEGMENTS of SQE slot (at/SQE_SIZE)'s own table inside iovs; the
-            // segment was checked above to lie inside data(), which outlives the request.
-            iovs.set(U64, e + IOV_BASE, bufs[i].address());
-            iovs.set(U64, e + IOV_LEN, bufs[i].byteSize());
-        }
-        rings.fill(at, op, file, sqeFlags, iovs.address() + table, count, 0, 0, userData);
-        return true;
-    }
-
-    private boolean queue(int op, int file, int sqeFlags, long addr, int len, int opFlags, int bufIndex, long userData) {
-        checkOpen();
-        checkFile(file, sqeFlags);
-        checkUserData(userData);
-        long at = rings.nextSqe();
-        if (at < 0) {
-            return false;
-        }
-        rings.fill(at, op, file, sqeFlags, addr, len, opFlags, bufIndex, userData);
-        return true;
-    }
-
-    private long dataAddress(MemorySegment buf, long offset, long length, boolean kernelWrites) {
-        long a = buf.address() + offset;
-        if (!buf.isNative() || offset < 0 || length < 0 || length > Integer.MAX_VALUE
-                || offset > buf.byteSize() - length
-                || !((a >= dataBase && a + length <= dataEnd) || (buffers != null && buffers.contains(a, length)))) {
-            throw new IllegalArgumentException("buffer must lie inside this ring's data() [0x" + Long.toHexString(dataBase)
-                    + ", 0x" + Long.toHexString(dataEnd) + ")" + (buffers == null ? "" : " or bufferData() [0x"
-                    + Long.toHexString(buffers.base) + ", 0x" + Long.toHexString(buffers.end) + ")") + ": " + buf
-                    + " at +" + offset + " for " + length + " bytes");
-        }
-        if (kernelWrites && buf.isReadOnly()) {
-            throw new IllegalArgumentException("buffer is read-only; the kernel would write into it: " + buf);
-        }
-        return a;
-    }
-
-    private long fixedAddress(long offset, int length) {
-        checkOpen();
-        if (fixedRegion == null) {
-            throw new IllegalStateException("no fixed-buffer region: call registerBuffer first");
-        }
-        if (!fixedRegion.scope().isAlive()) {
-            throw new IllegalStateException("the registered region's memory was freed (the kernel still pins its "
-                    + "pages; close this ring)");
-        }
-        if (offset < 0 || length < 0 || offset > fixedEnd - fixedBase - length) {
-            throw new IllegalArgumentException(length + " bytes at offset " + offset + " do not fit the registered region of "
-                    + (fixedEnd - fixedBase) + " bytes");
-        }
-        return fixedBase + offset;
-    }
-
-    private void checkFile(int file, int sqeFlags) {
-        if ((sqeFlags & ~(CALLER_SQE_FLAGS | linux_h.IOSQE_BUFFER_SELECT())) != 0) {
-            throw new IllegalArgumentException("SQE flags may be FIXED_FILE, LINK and ASYNC only, not 0x"
-                    + Integer.toHexString(sqeFlags));
-        }
-        if ((sqeFlags & FIXED_FILE) != 0 ? file < 0 || file >= registeredFiles : file < 0) {
-            throw new IllegalArgumentException((sqeFlags & FIXED_FILE) != 0
-                    ? "registered file index " + file + " out of 0.." + (registeredFiles - 1)
-                    : "fd must not be negative, is " + file);
-        }
-    }
-
-    private static void checkUserData(long userData) {
-        if (userData == RESERVED_USER_DATA) {
-            throw new IllegalArgumentException("user data 0x8000000000000000 is reserved for the ring's own requests");
-        }
+        return sqes.readMultishot(file, sqeFlags, userData);
     }
 
     /**
@@ -657,6 +450,7 @@ public final class IoUring implements AutoCloseable {
      */
     public int reap(Completions out) throws UringException {
         checkOpen();
+        BufferRing buffers = regs.buffers();
         int n = rings.drain(out, 0, RESERVED_USER_DATA, buffers);
         if (n < out.capacity() && rings.cqOverflowed()) {
             rings.enter(0, GETEVENTS, -1);
@@ -702,42 +496,12 @@ public final class IoUring implements AutoCloseable {
         if (closed) {
             return;
         }
-        long deadline = System.nanoTime() + CLOSE_WAIT_NANOS;
         try {
-            rings.retract(); // prepared requests the kernel has not taken never reach it
-            rings.drain(null, 0, RESERVED_USER_DATA, buffers);
-            while (rings.inFlight > 0 && System.nanoTime() - deadline < 0) {
-                long at = rings.nextSqe(); // again each round: a request may have been running
-                if (at >= 0) {
-                    rings.fill(at, OP_ASYNC_CANCEL, -1, 0, 0, 0,
-                            linux_h.IORING_ASYNC_CANCEL_ANY() | linux_h.IORING_ASYNC_CANCEL_ALL(), 0, RESERVED_USER_DATA);
-                }
-                rings.enter(1, GETEVENTS, 100_000_000L);
-                rings.drain(null, 0, RESERVED_USER_DATA, buffers);
-            }
-        } catch (UringException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "io_uring close: cancelling in-flight requests failed", e);
+            RingLifecycle.cancelInFlight(rings, sqes, regs.buffers());
         } finally {
             closed = true;
-            if (rings.inFlight == 0) {
-                // The ring's teardown after close(2) runs asynchronously in the kernel, and until it
-                // has run the registered files stay referenced (a single-queue TAP stays attached:
-                // reopening it gives EBUSY) and the registered pages stay pinned. Unregistering with
-                // nothing in flight drops both now, before close() returns.
-                if (registeredFiles > 0) {
-                    UringCalls.register(errno, ringFd, linux_h.IORING_UNREGISTER_FILES(), MemorySegment.NULL, 0);
-                }
-                if (fixedRegion != null) {
-                    UringCalls.register(errno, ringFd, linux_h.IORING_UNREGISTER_BUFFERS(), MemorySegment.NULL, 0);
-                }
-            }
-            FileCalls.close(errno, ringFd);
-            if (rings.inFlight == 0) {
-                arena.close(); // unmaps the rings, frees iovecs, data and provided buffers
+            if (RingLifecycle.release(arena, errno, ringFd, rings, regs)) {
                 LIVE.decrementAndGet();
-            } else {
-                LOG.log(System.Logger.Level.WARNING, "io_uring close: {0} request(s) still in flight after 5 s; "
-                        + "their memory is left allocated rather than freed under the kernel", rings.inFlight);
             }
         }
     }

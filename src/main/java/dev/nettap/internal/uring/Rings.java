@@ -17,7 +17,8 @@ import java.lang.invoke.VarHandle;
  * The shared-memory protocol of one io_uring: the SQ and CQ rings and the SQE array, mapped into a
  * confined arena, and {@code io_uring_enter}. Every head and tail the kernel shares is read with
  * acquire and written with release ({@code // ORDERING:} at each place); everything else about a
- * request (what it may name, who owns its memory) is {@link IoUring}'s job.
+ * request (what it may name, who owns its memory) is the job of {@link SqePrep} and
+ * {@link Registrations}.
  */
 final class Rings {
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
