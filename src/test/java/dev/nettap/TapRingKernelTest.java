@@ -455,17 +455,11 @@ class TapRingKernelTest {
     private void forwardTcp(UringForwarder.Engine expected) throws Exception {
         ScratchNamespace ns2 = ScratchNamespace.create("nettap-tr2");
         try (Tap a = open(ns, "tfa0"); Tap b = open(ns2, "tfb0")) {
-            Set<Offload> offloads = EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6);
-            a.setOffloads(offloads);
-            b.setOffloads(offloads);
-            TestBridge.quiet(ns2);
-            ns2.ip("link", "set", "lo", "up");
-            up(ns, "tfa0", "10.95.0.1/24");
-            up(ns2, "tfb0", "10.95.0.2/24");
+            TcpThrough.prepare(ns, a, ns2, b);
             UringForwarder f = new UringForwarder(List.of(a), List.of(b), 32);
             Thread fwd = Thread.ofPlatform().start(f);
             try {
-                String[] sums = TcpThrough.transfer(ns.path(), ns2.path(), "10.95.0.2", 4 << 20);
+                String[] sums = TcpThrough.transfer(ns.path(), ns2.path(), TcpThrough.TO_ADDRESS, 4 << 20);
                 assertEquals(sums[0], sums[1], "bytes and SHA-256 of what the kernel's TCP delivered through the forwarder");
             } finally {
                 f.stop();

@@ -1,5 +1,6 @@
 package dev.nettap;
 
+import dev.nettap.tool.ScratchNamespace;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -8,14 +9,38 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** The kernel's own TCP between two namespaces: a Java client in one, a Java server in the other. */
 final class TcpThrough {
     private TcpThrough() {}
+
+    /** The receiving side's address, on the TAP {@link #prepare} sets up in the receiving namespace. */
+    static final String TO_ADDRESS = "10.95.0.2";
+
+    /**
+     * Makes {@code a} (a TAP in {@code from}) and {@code b} (a TAP in {@code to}) the two ends of a
+     * path: CSUM, TSO4 and TSO6 on both (GSO super-frames and partial checksums pass between them,
+     * header unchanged), 10.95.0.1/24 on {@code a} and {@link #TO_ADDRESS}/24 on {@code b}, both up;
+     * in {@code to} no IPv6 and loopback up. Whatever moves frames between a and b carries the
+     * kernels' TCP of {@link #transfer}.
+     */
+    static void prepare(ScratchNamespace from, Tap a, ScratchNamespace to, Tap b) throws IOException {
+        Set<Offload> offloads = EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6);
+        a.setOffloads(offloads);
+        b.setOffloads(offloads);
+        TestBridge.quiet(to);
+        to.ip("link", "set", "lo", "up");
+        from.ip("addr", "add", "10.95.0.1/24", "dev", a.name());
+        from.ip("link", "set", a.name(), "up");
+        to.ip("addr", "add", TO_ADDRESS + "/24", "dev", b.name());
+        to.ip("link", "set", b.name(), "up");
+    }
 
     /**
      * Sends {@code bytes} random bytes from a socket opened in {@code from} to a server opened in

@@ -533,16 +533,9 @@ class UringKernelTest {
         ScratchNamespace ns2 = ScratchNamespace.create("nettap-ur2");
         try (Tap a = open("nfa0");
              Tap b = Tap.open(TapHandle.createInNamespace(ns2.path(), "nfb0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE))) {
-            java.util.Set<Offload> offloads = java.util.EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6);
-            a.setOffloads(offloads);
-            b.setOffloads(offloads); // GSO super-frames and partial checksums pass through, header unchanged
-            TestBridge.quiet(ns2);
-            ns2.ip("link", "set", "lo", "up");
-            up("nfa0", "10.95.0.1/24");
-            ns2.ip("addr", "add", "10.95.0.2/24", "dev", "nfb0");
-            ns2.ip("link", "set", "nfb0", "up");
+            TcpThrough.prepare(ns, a, ns2, b);
             int bytes = 4 << 20; // the kernel of ns sends, the kernel of ns2 receives; the ring below forwards
-            TcpThrough.Transfer tcp = TcpThrough.start(ns.path(), ns2.path(), "10.95.0.2", bytes);
+            TcpThrough.Transfer tcp = TcpThrough.start(ns.path(), ns2.path(), TcpThrough.TO_ADDRESS, bytes);
             long frames = 0, superFrames = 0;
             String[] sums;
             Completions done = new Completions(64);
