@@ -114,12 +114,8 @@ class DeviceKernelTest {
 
             // The kernel's word: with CSUM in force, the UDP datagrams it sends reach every queue
             // with NEEDS_CSUM (a partial checksum); had queues 2-4 reset the offloads, they would not.
-            ns.ip("addr", "add", "10.99.3.1/24", "dev", "ndq0");
-            ns.ip("link", "set", "ndq0", "up");
-            ns.ip("neigh", "replace", "10.99.3.2", "lladdr", "02:00:00:00:00:02", "dev", "ndq0", "nud", "permanent");
-            ScratchNamespace.Result r = ns.exec("bash", "-c",
-                    "for p in $(seq 20000 20063); do echo x > /dev/udp/10.99.3.2/$p; done");
-            assertEquals(0, r.exitCode(), r.output());
+            KernelFixtures.upWithSilentPeer(ns, "ndq0", "10.99.3");
+            KernelFixtures.sendUdpFlows(ns, "10.99.3.2");
             int udp = countUdp(arena, taps, true);
             assertEquals(64, udp, "every datagram arrived with NEEDS_CSUM");
 
@@ -130,8 +126,7 @@ class DeviceKernelTest {
             for (Tap t : taps) {
                 assertEquals(Set.of(), t.offloads());
             }
-            r = ns.exec("bash", "-c", "for p in $(seq 20000 20063); do echo x > /dev/udp/10.99.3.2/$p; done");
-            assertEquals(0, r.exitCode(), r.output());
+            KernelFixtures.sendUdpFlows(ns, "10.99.3.2");
             assertEquals(64, countUdp(arena, taps, false), "with offloads off the kernel completes every checksum");
         } finally {
             taps.forEach(Tap::close);

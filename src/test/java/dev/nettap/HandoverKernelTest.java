@@ -16,18 +16,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -54,11 +49,7 @@ class HandoverKernelTest {
     @AfterEach
     void tearDown() throws IOException {
         ns.close();
-        try (Stream<Path> s = Files.walk(tmp)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        ScratchDirs.delete(tmp);
     }
 
     private TapHandle create(String name, TapMode mode) throws TapException {
@@ -267,58 +258,68 @@ class HandoverKernelTest {
         }
     }
 
-    @Test
-    void messageWithoutFd() throws Exception {
+    /** A step on a socket pair: {@code sp[0]} sends, {@code sp[1]} receives. */
+    @FunctionalInterface
+    private interface PairStep {
+        void run(int[] sp) throws Exception;
+    }
+
+    /**
+     * On a fresh socket pair: {@code send}, then the receive must throw; {@code check} gets the pair
+     * and the refusal, and afterwards no fd may have leaked. The pair is closed whatever happens.
+     */
+    private static void receiveRefused(PairStep send, PairStep receive, java.util.function.BiConsumer<int[], TapException> check)
+            throws Exception {
         int[] sp = socketPair();
-        try (Arena a = Arena.ofConfined()) {
+        try {
             Map<Integer, String> before = KernelFixtures.openFds();
-            MemorySegment hello = a.allocateFrom("hello");
-            assertEquals(6, FileCalls.write(Sys.errnoSlot(), sp[0], hello, 6));
-            TapException e = assertThrows(TapException.class, () -> FdPassing.receive(sp[1], 1, Duration.ofSeconds(5)));
-            assertEquals(TapException.Kind.NO_FDS, e.kind());
-            assertTrue(e.getMessage().contains("socket fd " + sp[1]) && e.getMessage().contains("\"hello\""), e.getMessage());
+            send.run(sp);
+            TapException e = assertThrows(TapException.class, () -> receive.run(sp));
+            check.accept(sp, e);
             KernelFixtures.assertNoLeak(before);
         } finally {
             closeFds(sp);
         }
+    }
+
+    /** Sends three fds of /dev/null labelled "three" on {@code sock}, then closes this side's copies. */
+    private static void sendThree(int sock) throws TapException {
+        int[] three = {openPath("/dev/null", 0), openPath("/dev/null", 0), openPath("/dev/null", 0)};
+        FdPassing.send(sock, "three", three);
+        closeFds(three);
+    }
+
+    @Test
+    void messageWithoutFd() throws Exception {
+        receiveRefused(sp -> {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment hello = a.allocateFrom("hello");
+                assertEquals(6, FileCalls.write(Sys.errnoSlot(), sp[0], hello, 6));
+            }
+        }, sp -> FdPassing.receive(sp[1], 1, Duration.ofSeconds(5)), (sp, e) -> {
+            assertEquals(TapException.Kind.NO_FDS, e.kind());
+            assertTrue(e.getMessage().contains("socket fd " + sp[1]) && e.getMessage().contains("\"hello\""), e.getMessage());
+        });
     }
 
     @Test
     void moreFdsThanAskedAreAllClosed() throws Exception {
-        int[] sp = socketPair();
-        try {
-            Map<Integer, String> before = KernelFixtures.openFds();
-            int[] three = {openPath("/dev/null", 0), openPath("/dev/null", 0), openPath("/dev/null", 0)};
-            FdPassing.send(sp[0], "three", three);
-            closeFds(three);
-            TapException e = assertThrows(TapException.class, () -> FdPassing.receive(sp[1], 2, Duration.ofSeconds(5)));
+        receiveRefused(sp -> sendThree(sp[0]), sp -> FdPassing.receive(sp[1], 2, Duration.ofSeconds(5)), (sp, e) -> {
             assertEquals(TapException.Kind.TOO_MANY_FDS, e.kind());
             assertTrue(e.getMessage().contains("carried 3 fds, at most 2"), e.getMessage());
-            KernelFixtures.assertNoLeak(before);
-        } finally {
-            closeFds(sp);
-        }
+        });
     }
 
     @Test
     void truncatedControlDataClosesWhatArrived() throws Exception {
-        int[] sp = socketPair();
-        try {
-            Map<Integer, String> before = KernelFixtures.openFds();
-            int[] three = {openPath("/dev/null", 0), openPath("/dev/null", 0), openPath("/dev/null", 0)};
-            FdPassing.send(sp[0], "three", three);
-            closeFds(three);
-            // A control buffer sized for one fd: CMSG_SPACE(4) = 24 bytes, which holds two after the
-            // 8-byte alignment. The kernel installs two, drops the third and sets MSG_CTRUNC.
-            TapException e = assertThrows(TapException.class,
-                    () -> FdPassing.receive(sp[1], 3, System.nanoTime() + 5_000_000_000L, "socket fd " + sp[1], 1));
+        // A control buffer sized for one fd: CMSG_SPACE(4) = 24 bytes, which holds two after the
+        // 8-byte alignment. The kernel installs two, drops the third and sets MSG_CTRUNC.
+        receiveRefused(sp -> sendThree(sp[0]),
+                sp -> FdPassing.receive(sp[1], 3, System.nanoTime() + 5_000_000_000L, "socket fd " + sp[1], 1), (sp, e) -> {
             assertEquals(TapException.Kind.TRUNCATED, e.kind());
             assertTrue(e.getMessage().contains("MSG_CTRUNC") && e.getMessage().contains("the 2 fd(s) that arrived were closed"),
                     e.getMessage());
-            KernelFixtures.assertNoLeak(before);
-        } finally {
-            closeFds(sp);
-        }
+        });
     }
 
     @Test

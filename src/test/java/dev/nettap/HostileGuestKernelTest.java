@@ -44,20 +44,14 @@ class HostileGuestKernelTest {
     @BeforeEach
     void setUp() throws Exception {
         o = BridgeOracle.create();
-        arena = Arena.ofConfined();
-        txHdr = arena.allocate(VirtioNetHdr.LAYOUT);
+        arena = o.arena;
+        txHdr = o.txHdr;
     }
 
     @AfterEach
     void tearDown() {
-        try {
-            if (arena != null) {
-                arena.close();
-            }
-        } finally {
-            if (o != null) {
-                o.close();
-            }
+        if (o != null) {
+            o.close();
         }
     }
 

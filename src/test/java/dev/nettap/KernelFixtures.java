@@ -1,11 +1,13 @@
 package dev.nettap;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.nettap.internal.linux.ifreq;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
 import dev.nettap.internal.sys.FileCalls;
+import dev.nettap.tool.ScratchNamespace;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -17,9 +19,43 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** What the kernel tests share: the process's fd table, and raw TUNSETIFF without nettap's checks. */
+/**
+ * What the kernel tests share: a device with a silent peer and UDP flows to it, the process's fd
+ * table, and raw TUNSETIFF without nettap's checks.
+ */
 final class KernelFixtures {
     private KernelFixtures() {}
+
+    /**
+     * {@code net}.1/24 on {@code dev} in {@code ns}, link up, and {@code net}.2 resolved statically to
+     * a MAC nobody answers for: the kernel sends to {@code net}.2 through {@code dev} at once.
+     */
+    static void upWithSilentPeer(ScratchNamespace ns, String dev, String net) throws IOException {
+        ns.ip("addr", "add", net + ".1/24", "dev", dev);
+        ns.ip("link", "set", dev, "up");
+        ns.ip("neigh", "replace", net + ".2", "lladdr", "02:00:00:00:00:02", "dev", dev, "nud", "permanent");
+    }
+
+    /**
+     * A veth pair in {@code ns}, {@code kernelSide} (with {@code cidr}) and {@code lower}, and the
+     * macvtap {@code macvtap} (MAC 02:00:00:00:01:02, bridge mode) on {@code lower}; all three up.
+     */
+    static void macvtapOverVeth(ScratchNamespace ns, String kernelSide, String cidr, String lower, String macvtap)
+            throws IOException {
+        ns.ip("link", "add", kernelSide, "type", "veth", "peer", "name", lower);
+        ns.ip("addr", "add", cidr, "dev", kernelSide);
+        ns.ip("link", "add", "link", lower, "name", macvtap, "address", "02:00:00:00:01:02", "type", "macvtap",
+                "mode", "bridge");
+        for (String l : new String[] {kernelSide, lower, macvtap}) {
+            ns.ip("link", "set", l, "up");
+        }
+    }
+
+    /** The kernel of {@code ns} sends one UDP datagram to each of the 64 ports 20000-20063 of {@code ip}: 64 flows. */
+    static void sendUdpFlows(ScratchNamespace ns, String ip) throws IOException {
+        ScratchNamespace.Result r = ns.exec("bash", "-c", "for p in $(seq 20000 20063); do echo x > /dev/udp/" + ip + "/$p; done");
+        assertEquals(0, r.exitCode(), r.output());
+    }
 
     /**
      * This process's fd table from {@code /proc/self/fd}: number to what it points at. A leak shows

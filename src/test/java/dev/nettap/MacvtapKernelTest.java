@@ -13,12 +13,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,21 +39,13 @@ class MacvtapKernelTest {
         ns = ScratchNamespace.create("nettap-mvt");
         tmp = Files.createTempDirectory("nettap-mvt-test-");
         // veth pair: the kernel's side (mva, 10.98.0.1) and the lower device of the macvtap (mvb).
-        ns.ip("link", "add", "mva", "type", "veth", "peer", "name", "mvb");
-        ns.ip("addr", "add", "10.98.0.1/24", "dev", "mva");
-        ns.ip("link", "add", "link", "mvb", "name", "mvt0", "address", "02:00:00:00:01:02", "type", "macvtap",
-                "mode", "bridge");
-        for (String l : new String[] {"mva", "mvb", "mvt0"}) {
-            ns.ip("link", "set", l, "up");
-        }
+        KernelFixtures.macvtapOverVeth(ns, "mva", "10.98.0.1/24", "mvb", "mvt0");
     }
 
     @AfterEach
     void tearDown() throws IOException {
         ns.close();
-        try (Stream<Path> s = Files.walk(tmp)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        ScratchDirs.delete(tmp);
     }
 
     /** Serves ARP and ping on {@code tap} while the kernel pings 10.98.0.2; returns the replies ping counted. */

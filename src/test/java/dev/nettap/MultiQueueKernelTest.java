@@ -55,13 +55,9 @@ class MultiQueueKernelTest {
                 assertEquals("mq0", t.name(), "every queue is a queue of the first one's device");
             }
             assertTrue(ns.ip("-d", "link", "show", "mq0").contains("multi_queue"), ns.ip("-d", "link", "show", "mq0"));
-            ns.ip("addr", "add", "10.99.0.1/24", "dev", "mq0");
-            ns.ip("link", "set", "mq0", "up");
-            ns.ip("neigh", "replace", "10.99.0.2", "lladdr", "02:00:00:00:00:02", "dev", "mq0", "nud", "permanent");
+            KernelFixtures.upWithSilentPeer(ns, "mq0", "10.99.0");
             // 64 UDP flows (one datagram each, distinct destination ports) from the kernel's side.
-            ScratchNamespace.Result r = ns.exec("bash", "-c",
-                    "for p in $(seq 20000 20063); do echo x > /dev/udp/10.99.0.2/$p; done");
-            assertEquals(0, r.exitCode(), r.output());
+            KernelFixtures.sendUdpFlows(ns, "10.99.0.2");
             MemorySegment hdr = arena.allocate(VirtioNetHdr.SIZE), buf = arena.allocate(2048);
             ValueLayout.OfShort be16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
             int[] perQueue = new int[4];

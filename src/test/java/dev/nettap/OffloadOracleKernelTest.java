@@ -76,20 +76,14 @@ class OffloadOracleKernelTest {
         b = oracle.b;
         rxHdr = oracle.rxHdr;
         rxBuf = oracle.rxBuf;
-        arena = Arena.ofConfined();
-        txHdr = arena.allocate(VirtioNetHdr.LAYOUT);
+        arena = oracle.arena;
+        txHdr = oracle.txHdr;
     }
 
     @AfterEach
     void tearDown() {
-        try {
-            if (arena != null) {
-                arena.close();
-            }
-        } finally {
-            if (oracle != null) {
-                oracle.close();
-            }
+        if (oracle != null) {
+            oracle.close();
         }
     }
 
@@ -202,43 +196,16 @@ class OffloadOracleKernelTest {
     // ------------------------------------------------------------------------------ the oracle
 
     /**
-     * Reads B until {@code expected} frames of this flow have arrived (bounded by {@link #DEADLINE}),
-     * then listens {@link #QUIET} longer for extra ones; skips every unrelated frame. Each frame of
-     * the flow must come with a header that asks nothing more of the reader (no NEEDS_CSUM, no GSO).
+     * Reads B until {@code expected} frames of this flow have arrived (bounded by
+     * {@link BridgeOracle#DEADLINE}), then listens {@link #QUIET} longer for extra ones; skips every
+     * unrelated frame. Each frame of the flow must come with a header that asks nothing more of the
+     * reader (no NEEDS_CSUM, no GSO: B has no receive offloads). Returns copies in {@link #arena}.
      */
     private List<MemorySegment> receiveFlow(boolean v4, int proto, int expected) {
-        List<MemorySegment> got = new ArrayList<>();
-        long deadline = System.nanoTime() + DEADLINE.toNanos();
-        long quietEnd = Long.MAX_VALUE;
-        int skipped = 0;
-        while (true) {
-            long now = System.nanoTime();
-            long end = Math.min(deadline, quietEnd);
-            if (now >= end) {
-                break;
-            }
-            long n = b.read(rxHdr, rxBuf);
-            if (n == Tap.WOULD_BLOCK) {
-                b.awaitReadable(Duration.ofNanos(end - now));
-                continue;
-            }
-            assertTrue(n >= 0, "read status from B: " + n);
-            MemorySegment frame = rxBuf.asSlice(0, n);
-            if (!ours(frame, v4, proto)) {
-                skipped++;
-                continue;
-            }
-            assertFalse(VirtioNetHdr.hasFlag(rxHdr, VirtioNetHdr.Flag.NEEDS_CSUM),
-                    "B has no receive offloads: its frames must come with complete checksums");
-            assertEquals(VirtioNetHdr.GsoType.NONE, VirtioNetHdr.gsoType(rxHdr),
-                    "B has no receive offloads: its frames must come segmented");
-            got.add(arena.allocate(n).copyFrom(frame));
-            if (got.size() == expected) {
-                quietEnd = System.nanoTime() + QUIET.toNanos();
-            }
-        }
-        assertEquals(expected, got.size(), "frames of the flow at B (" + skipped + " unrelated frames skipped)");
-        return got;
+        String what = (v4 ? "IPv4 " : "IPv6 ") + (proto == TCP ? "TCP" : "UDP") + " flow";
+        return oracle.receive(f -> ours(f, v4, proto), f -> false, expected, QUIET, what).stream()
+                .map(f -> arena.allocate(f.length).copyFrom(MemorySegment.ofArray(f)))
+                .toList();
     }
 
     /** Whether a frame belongs to the test flow: our MACs, ethertype, protocol and ports. */

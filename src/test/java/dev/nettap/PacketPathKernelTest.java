@@ -70,6 +70,44 @@ class PacketPathKernelTest {
         return arena.allocate(VirtioNetHdr.SIZE);
     }
 
+    /** {@code count} virtio-net headers. */
+    private MemorySegment[] hdrs(int count) {
+        MemorySegment[] hdrs = new MemorySegment[count];
+        for (int i = 0; i < count; i++) {
+            hdrs[i] = hdr();
+        }
+        return hdrs;
+    }
+
+    /** {@code count} frame buffers of 2048 bytes each. */
+    private MemorySegment[] frames(int count) {
+        MemorySegment[] frames = new MemorySegment[count];
+        for (int i = 0; i < count; i++) {
+            frames[i] = arena.allocate(2048);
+        }
+        return frames;
+    }
+
+    /**
+     * Reads batches of up to {@code hdrs.length} frames until {@code want} ICMP echo requests of 98
+     * bytes have come, or 5 s have passed; every batch status must be a count. Returns how many came.
+     */
+    private static int readEchoRequests(Tap tap, MemorySegment[] hdrs, MemorySegment[] frames, long[] results, int want) {
+        int icmp = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (icmp < want && System.nanoTime() < deadline) {
+            tap.awaitReadable(Duration.ofMillis(200));
+            int got = tap.readBatch(hdrs, frames, results, hdrs.length);
+            assertTrue(got >= 0, "status " + got);
+            for (int i = 0; i < got; i++) {
+                if (results[i] == 98 && frames[i].get(ValueLayout.JAVA_BYTE, 23) == 1) { // 14 + 84, proto ICMP
+                    icmp++;
+                }
+            }
+        }
+        return icmp;
+    }
+
     /** Reads frames until one of the given ethertype arrives, or fails after 5 s. */
     private long readFrame(Tap tap, MemorySegment hdr, MemorySegment[] bufs, int count, int ethertype,
                            MemorySegment typeField, long typeOffset) {
@@ -166,26 +204,10 @@ class PacketPathKernelTest {
             up("ntb0");
             ns.exec("ping", "-c", "5", "-i", "0.002", "-W", "1", "10.99.0.2"); // five requests, queued
             int max = 16;
-            MemorySegment[] hdrs = new MemorySegment[max];
-            MemorySegment[] frames = new MemorySegment[max];
-            for (int i = 0; i < max; i++) {
-                hdrs[i] = hdr();
-                frames[i] = arena.allocate(2048);
-            }
+            MemorySegment[] hdrs = hdrs(max);
+            MemorySegment[] frames = frames(max);
             long[] results = new long[max];
-            int icmp = 0;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (icmp < 5 && System.nanoTime() < deadline) {
-                tap.awaitReadable(Duration.ofMillis(200));
-                int got = tap.readBatch(hdrs, frames, results, max);
-                assertTrue(got >= 0, "status " + got);
-                for (int i = 0; i < got; i++) {
-                    if (results[i] == 98 && frames[i].get(ValueLayout.JAVA_BYTE, 23) == 1) { // 14 + 84, proto ICMP
-                        icmp++;
-                    }
-                }
-            }
-            assertEquals(5, icmp, "every echo request of 98 bytes");
+            assertEquals(5, readEchoRequests(tap, hdrs, frames, results, 5), "every echo request of 98 bytes");
         }
     }
 
@@ -496,12 +518,8 @@ class PacketPathKernelTest {
             up("ntm0");
             ns.exec("ping", "-c", "3", "-i", "0.002", "-W", "1", "10.99.0.2"); // three requests, queued
             int max = 8;
-            MemorySegment[] hdrs = new MemorySegment[max];
-            MemorySegment[] frames = new MemorySegment[max];
-            for (int i = 0; i < max; i++) {
-                hdrs[i] = hdr();
-                frames[i] = arena.allocate(2048);
-            }
+            MemorySegment[] hdrs = hdrs(max);
+            MemorySegment[] frames = frames(max);
             long[] results = new long[max];
             MemorySegment good = frames[1];
             frames[1] = MemorySegment.ofArray(new byte[2048]);
@@ -526,19 +544,8 @@ class PacketPathKernelTest {
             assertThrows(IllegalArgumentException.class, () -> tap.write(hdr(), out, out.length));
             assertEquals(0, tap.statistics().writes().frames(), "nothing was written");
 
-            int icmp = 0;
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (icmp < 3 && System.nanoTime() < deadline) {
-                tap.awaitReadable(Duration.ofMillis(200));
-                int got = tap.readBatch(hdrs, frames, results, max);
-                assertTrue(got >= 0, "status " + got);
-                for (int i = 0; i < got; i++) {
-                    if (results[i] == 98 && frames[i].get(ValueLayout.JAVA_BYTE, 23) == 1) { // 14 + 84, proto ICMP
-                        icmp++;
-                    }
-                }
-            }
-            assertEquals(3, icmp, "every queued echo request is still there after the refused calls");
+            assertEquals(3, readEchoRequests(tap, hdrs, frames, results, 3),
+                    "every queued echo request is still there after the refused calls");
         }
     }
 

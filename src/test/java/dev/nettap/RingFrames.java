@@ -29,15 +29,7 @@ final class RingFrames {
         int type = Short.toUnsignedInt(rx.get(BE16, 12));
         if (type == 0x0806 && n >= ETH + 28 && rx.get(BE16, ETH + 6) == 1 && rx.get(BE32, ETH + 24) == ip) {
             MemorySegment.copy(rx, 6, out, 0, 6);
-            MemorySegment.copy(mac, 0, out, ValueLayout.JAVA_BYTE, 6, 6);
-            out.set(BE16, 12, (short) 0x0806);
-            out.set(BE16, ETH, (short) 1);
-            out.set(BE16, ETH + 2, (short) 0x0800);
-            out.set(ValueLayout.JAVA_BYTE, ETH + 4, (byte) 6);
-            out.set(ValueLayout.JAVA_BYTE, ETH + 5, (byte) 4);
-            out.set(BE16, ETH + 6, (short) 2);
-            MemorySegment.copy(mac, 0, out, ValueLayout.JAVA_BYTE, ETH + 8, 6);
-            out.set(BE32, ETH + 14, ip);
+            arp(out, mac, ip, 2);
             MemorySegment.copy(rx, ETH + 8, out, ETH + 18, 10); // requester's MAC and IP become the target
             kind[0] = Kind.ARP;
             return ETH + 28;
@@ -70,20 +62,29 @@ final class RingFrames {
         for (int i = 0; i < 6; i++) {
             out.set(ValueLayout.JAVA_BYTE, i, (byte) 0xff);
         }
+        arp(out, mac, ip, 1);
+        for (int i = 0; i < 6; i++) {
+            out.set(ValueLayout.JAVA_BYTE, ETH + 18 + i, (byte) 0);
+        }
+        out.set(BE32, ETH + 24, targetIp);
+        return ETH + 28;
+    }
+
+    /**
+     * The part of an Ethernet/IPv4 ARP frame a request and a reply share: source MAC, ethertype, the
+     * fixed ARP header with operation {@code op} (1 request, 2 reply) and {@code mac}/{@code ip} as
+     * the sender. The caller writes the destination MAC (bytes 0-5) and the target (ARP bytes 18-27).
+     */
+    private static void arp(MemorySegment out, byte[] mac, int ip, int op) {
         MemorySegment.copy(mac, 0, out, ValueLayout.JAVA_BYTE, 6, 6);
         out.set(BE16, 12, (short) 0x0806);
         out.set(BE16, ETH, (short) 1);
         out.set(BE16, ETH + 2, (short) 0x0800);
         out.set(ValueLayout.JAVA_BYTE, ETH + 4, (byte) 6);
         out.set(ValueLayout.JAVA_BYTE, ETH + 5, (byte) 4);
-        out.set(BE16, ETH + 6, (short) 1);
+        out.set(BE16, ETH + 6, (short) op);
         MemorySegment.copy(mac, 0, out, ValueLayout.JAVA_BYTE, ETH + 8, 6);
         out.set(BE32, ETH + 14, ip);
-        for (int i = 0; i < 6; i++) {
-            out.set(ValueLayout.JAVA_BYTE, ETH + 18 + i, (byte) 0);
-        }
-        out.set(BE32, ETH + 24, targetIp);
-        return ETH + 28;
     }
 
     /** True if the frame at {@code rx} is an ARP reply telling {@code ip} that {@code senderIp} is somewhere. */

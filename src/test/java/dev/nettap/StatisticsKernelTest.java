@@ -8,17 +8,11 @@ import dev.nettap.internal.sys.Sys;
 import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.tool.ScratchNamespace;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,14 +35,7 @@ class StatisticsKernelTest {
     void setUp() throws IOException {
         ns = ScratchNamespace.create("nettap-st");
         // The child runs as nobody: /root and ~/.m2 are closed to it, so the classes go to a 0755 folder.
-        dir = Files.createTempDirectory(Path.of("/tmp"), "nettap-st-" + ProcessHandle.current().pid() + "-");
-        copy(Path.of("target", "classes"), dir.resolve("classes"));
-        copy(Path.of("target", "test-classes", "dev"), dir.resolve("test-classes").resolve("dev"));
-        try (Stream<Path> all = Files.walk(dir)) {
-            for (Path p : (Iterable<Path>) all::iterator) {
-                Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
-            }
-        }
+        dir = ScratchDirs.classesForAnyone("nettap-st");
     }
 
     @AfterEach
@@ -56,28 +43,8 @@ class StatisticsKernelTest {
         try {
             ns.close();
         } finally {
-            try (Stream<Path> all = Files.walk(dir)) {
-                for (Path p : (Iterable<Path>) all.sorted(Comparator.reverseOrder())::iterator) {
-                    Files.delete(p);
-                }
-            }
+            ScratchDirs.delete(dir);
         }
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        Files.walkFileTree(from, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
-                Files.createDirectories(to.resolve(from.relativize(d).toString()));
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
-                Files.copy(f, to.resolve(from.relativize(f).toString()));
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 
     /** Runs the child as nobody (optionally inside the scratch namespace) with the queue as fd 3; its output. */

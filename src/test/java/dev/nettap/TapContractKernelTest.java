@@ -49,10 +49,7 @@ class TapContractKernelTest {
     @BeforeEach
     void setUp() throws IOException {
         ns = ScratchNamespace.create("nettap-ct");
-        for (String key : List.of("all", "default")) { // no IPv6 chatter on the bridge
-            ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            assertEquals(0, r.exitCode(), r.output());
-        }
+        TestBridge.quiet(ns); // no IPv6 chatter on the bridge
         arena = Arena.ofShared();
     }
 

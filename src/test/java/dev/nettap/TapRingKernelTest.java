@@ -46,10 +46,7 @@ class TapRingKernelTest {
     @BeforeEach
     void setUp() throws IOException {
         ns = ScratchNamespace.create("nettap-tr");
-        for (String key : List.of("all", "default")) {
-            ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            assertEquals(0, r.exitCode(), r.output());
-        }
+        TestBridge.quiet(ns); // no IPv6 chatter on the devices made from here on
     }
 
     @AfterEach
@@ -380,14 +377,7 @@ class TapRingKernelTest {
             Set<Offload> tso = EnumSet.of(Offload.CSUM, Offload.TSO4);
             a.setOffloads(tso);
             b.setOffloads(tso);
-            ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-            for (String port : List.of("trga", "trgb")) {
-                ns.ip("link", "set", port, "master", "br0");
-                ns.ip("link", "set", port, "up");
-            }
-            ns.ip("link", "set", "br0", "up");
-            awaitForwarding("trga");
-            awaitForwarding("trgb");
+            TestBridge.join(ns, List.of("trga", "trgb"));
             int mss = 1400, payload = 3 * mss, frameLen = RingFrames.ETH + 40 + payload;
             byte[] bytes = new byte[payload];
             new java.util.Random(14).nextBytes(bytes);
@@ -433,18 +423,6 @@ class TapRingKernelTest {
         }
     }
 
-    private void awaitForwarding(String port) throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        String out;
-        do {
-            out = ns.ip("-d", "link", "show", "dev", port);
-            if (out.contains("state forwarding")) {
-                return;
-            }
-            Thread.sleep(20);
-        } while (System.nanoTime() < end);
-        throw new AssertionError("bridge port " + port + " not forwarding within 5 s: " + out);
-    }
 
     @Test
     void kernelTcpCrossesTheUringForwarderWithOffloadsOn() throws Exception {
@@ -477,17 +455,11 @@ class TapRingKernelTest {
     private void forwardTcp(UringForwarder.Engine expected) throws Exception {
         ScratchNamespace ns2 = ScratchNamespace.create("nettap-tr2");
         try (Tap a = open(ns, "tfa0"); Tap b = open(ns2, "tfb0")) {
-            Set<Offload> offloads = EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6);
-            a.setOffloads(offloads);
-            b.setOffloads(offloads);
-            ns2.exec("sysctl", "-w", "net.ipv6.conf.all.disable_ipv6=1");
-            ns2.ip("link", "set", "lo", "up");
-            up(ns, "tfa0", "10.95.0.1/24");
-            up(ns2, "tfb0", "10.95.0.2/24");
+            TcpThrough.prepare(ns, a, ns2, b);
             UringForwarder f = new UringForwarder(List.of(a), List.of(b), 32);
             Thread fwd = Thread.ofPlatform().start(f);
             try {
-                String[] sums = TcpThrough.transfer(ns.path(), ns2.path(), "10.95.0.2", 4 << 20);
+                String[] sums = TcpThrough.transfer(ns.path(), ns2.path(), TcpThrough.TO_ADDRESS, 4 << 20);
                 assertEquals(sums[0], sums[1], "bytes and SHA-256 of what the kernel's TCP delivered through the forwarder");
             } finally {
                 f.stop();

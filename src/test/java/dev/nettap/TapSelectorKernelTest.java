@@ -46,10 +46,7 @@ class TapSelectorKernelTest {
     @BeforeEach
     void setUp() throws IOException {
         ns = ScratchNamespace.create("nettap-sel");
-        for (String key : List.of("all", "default")) { // no IPv6 chatter on the bridge
-            ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            assertEquals(0, r.exitCode(), r.output());
-        }
+        TestBridge.quiet(ns); // no IPv6 chatter on the bridge
         arena = Arena.ofShared();
     }
 

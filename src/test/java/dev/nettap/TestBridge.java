@@ -3,11 +3,12 @@ package dev.nettap;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.nettap.tool.ScratchNamespace;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The bridge most kernel tests stand on: ports already in {@code ns} joined into {@code br0} (no
@@ -20,7 +21,10 @@ final class TestBridge {
     private TestBridge() {
     }
 
-    /** Makes {@code br0} in {@code ns}, joins {@code ports} and waits (20 s at most) until each forwards. */
+    /** How long {@link #join} waits for each port to forward. */
+    static final Duration FORWARDING_DEADLINE = Duration.ofSeconds(20);
+
+    /** Makes {@code br0} in {@code ns}, joins {@code ports} and waits until each forwards ({@link #FORWARDING_DEADLINE}). */
     static void join(ScratchNamespace ns, List<String> ports) throws Exception {
         ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
         for (String port : ports) {
@@ -29,18 +33,26 @@ final class TestBridge {
         }
         ns.ip("link", "set", "br0", "up");
         for (String port : ports) {
-            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!ns.ip("-d", "link", "show", "dev", port).contains("state forwarding")) {
-                if (System.nanoTime() > end) {
-                    fail(port + " never forwarded");
-                }
-                Thread.sleep(20);
-            }
+            awaitForwarding(ns, port, FORWARDING_DEADLINE);
         }
     }
 
+    /** Polls the bridge port {@code port} in {@code ns} until it is forwarding; fails after {@code deadline}. */
+    static void awaitForwarding(ScratchNamespace ns, String port, Duration deadline) throws IOException, InterruptedException {
+        long end = System.nanoTime() + deadline.toNanos();
+        String out;
+        do {
+            out = ns.ip("-d", "link", "show", "dev", port);
+            if (out.contains("state forwarding")) {
+                return;
+            }
+            Thread.sleep(20);
+        } while (System.nanoTime() - end < 0);
+        fail("bridge port " + port + " did not reach the forwarding state within " + deadline + ": " + out);
+    }
+
     /** Turns IPv6 off in {@code ns}: no neighbour or MLD chatter on the bridge. */
-    static void quiet(ScratchNamespace ns) throws Exception {
+    static void quiet(ScratchNamespace ns) throws IOException {
         for (String key : List.of("all", "default")) {
             ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
             if (r.exitCode() != 0) {

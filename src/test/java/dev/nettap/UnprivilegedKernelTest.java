@@ -10,15 +10,11 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -43,10 +39,7 @@ class UnprivilegedKernelTest {
     @BeforeEach
     void setUp() throws Exception {
         ns = ScratchNamespace.create("nettap-unpriv");
-        dir = Files.createTempDirectory(Path.of("/tmp"), "nettap-unpriv-" + ProcessHandle.current().pid() + "-");
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        copyTree(Path.of("target", "classes"), dir.resolve("classes"));
-        copyTree(Path.of("target", "test-classes", "dev"), dir.resolve("test-classes").resolve("dev"));
+        dir = ScratchDirs.classesForAnyone("nettap-unpriv");
         clone = dir.resolve("tun");
         assertEquals(0, run("mknod", "-m", "0666", clone.toString(), "c", "10", "200"));
     }
@@ -54,27 +47,7 @@ class UnprivilegedKernelTest {
     @AfterEach
     void tearDown() throws IOException {
         ns.close();
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                    Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rwxr-xr-x"));
-                } else {
-                    Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
-                    Files.setPosixFilePermissions(t, PosixFilePermissions.fromString("rw-r--r--"));
-                }
-            }
-        }
-        for (Path p = to.getParent(); p != null && p.startsWith(to.getRoot().resolve("tmp")) && !p.equals(Path.of("/tmp")); p = p.getParent()) {
-            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
-        }
+        ScratchDirs.delete(dir);
     }
 
     private static int run(String... cmd) throws Exception {
@@ -195,13 +168,7 @@ class UnprivilegedKernelTest {
 
     @Test
     void macvtapNodeTheUserMayOpen() throws Exception {
-        ns.ip("link", "add", "upa", "type", "veth", "peer", "name", "upb");
-        ns.ip("addr", "add", "10.95.2.1/24", "dev", "upa");
-        ns.ip("link", "add", "link", "upb", "name", "upm0", "address", "02:00:00:00:01:02", "type", "macvtap",
-                "mode", "bridge");
-        for (String l : new String[] {"upa", "upb", "upm0"}) {
-            ns.ip("link", "set", l, "up");
-        }
+        KernelFixtures.macvtapOverVeth(ns, "upa", "10.95.2.1/24", "upb", "upm0");
         ScratchNamespace.Result idx = ns.exec("cat", "/sys/class/net/upm0/ifindex");
         ScratchNamespace.Result dev = ns.exec("cat", "/sys/class/net/upm0/macvtap/tap" + idx.output().strip() + "/dev");
         String[] mm = dev.output().strip().split(":");

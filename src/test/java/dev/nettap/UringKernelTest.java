@@ -11,6 +11,7 @@ import dev.nettap.tool.ScratchNamespace;
 import dev.nettap.vnet.VirtioNetHdr;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -38,10 +39,7 @@ class UringKernelTest {
     @BeforeEach
     void setUp() throws IOException {
         ns = ScratchNamespace.create("nettap-ur");
-        for (String key : List.of("all", "default")) { // no IPv6 chatter on the devices made from here on
-            ScratchNamespace.Result r = ns.exec("sysctl", "-w", "net.ipv6.conf." + key + ".disable_ipv6=1");
-            assertEquals(0, r.exitCode(), r.output());
-        }
+        TestBridge.quiet(ns); // no IPv6 chatter on the devices made from here on
     }
 
     @AfterEach
@@ -359,14 +357,7 @@ class UringKernelTest {
             java.util.Set<Offload> tso = java.util.EnumSet.of(Offload.CSUM, Offload.TSO4);
             a.setOffloads(tso);
             b.setOffloads(tso); // b may be handed the super-frame whole
-            ns.ip("link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0", "mcast_snooping", "0");
-            for (String port : List.of("nga0", "ngb0")) {
-                ns.ip("link", "set", port, "master", "br0");
-                ns.ip("link", "set", port, "up");
-            }
-            ns.ip("link", "set", "br0", "up");
-            awaitForwarding("nga0");
-            awaitForwarding("ngb0");
+            TestBridge.join(ns, List.of("nga0", "ngb0"));
             int mss = 1400, payload = 3 * mss, l4 = 20 + payload, frameLen = RingFrames.ETH + 20 + l4;
             Completions done = new Completions(16);
             try (IoUring ring = IoUring.open(16, 0, 1 << 17)) {
@@ -449,18 +440,6 @@ class UringKernelTest {
         s.set(RingFrames.BE16, t + 16, (short) dev.nettap.vnet.Checksums.pseudoHeaderSumIpv4(s, eth, 6, l4));
     }
 
-    private void awaitForwarding(String port) throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        String out;
-        do {
-            out = ns.ip("-d", "link", "show", "dev", port);
-            if (out.contains("state forwarding")) {
-                return;
-            }
-            Thread.sleep(20);
-        } while (System.nanoTime() < end);
-        throw new AssertionError("bridge port " + port + " not forwarding within 5 s: " + out);
-    }
 
     @Test
     void readvOnTheNonBlockingTapWaitsForAFrameInsteadOfWouldBlock() throws Exception {
@@ -549,68 +528,16 @@ class UringKernelTest {
         }
     }
 
-    /** {@code action}'s channel, opened on a thread inside {@code netns}: its socket belongs to that namespace. */
-    private static <T> T inNamespace(java.nio.file.Path netns, java.util.concurrent.Callable<T> action) throws TapException {
-        return InNamespace.call(netns, () -> {
-            try {
-                return action.call();
-            } catch (Exception e) {
-                throw new IllegalStateException("in " + netns + ": " + e, e);
-            }
-        });
-    }
-
-    private static String sha256(byte[] b, int len) throws java.security.NoSuchAlgorithmException {
-        java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
-        d.update(b, 0, len);
-        return java.util.HexFormat.of().formatHex(d.digest());
-    }
-
     @Test
     void kernelTcpCrossesARingForwarderBetweenTwoNamespacesWithOffloadsOn() throws Exception {
         ScratchNamespace ns2 = ScratchNamespace.create("nettap-ur2");
         try (Tap a = open("nfa0");
              Tap b = Tap.open(TapHandle.createInNamespace(ns2.path(), "nfb0", TapMode.TAP, TapHandle.DEFAULT_CLONE_DEVICE))) {
-            java.util.Set<Offload> offloads = java.util.EnumSet.of(Offload.CSUM, Offload.TSO4, Offload.TSO6);
-            a.setOffloads(offloads);
-            b.setOffloads(offloads); // GSO super-frames and partial checksums pass through, header unchanged
-            ns2.exec("sysctl", "-w", "net.ipv6.conf.all.disable_ipv6=1");
-            ns2.ip("link", "set", "lo", "up");
-            up("nfa0", "10.95.0.1/24");
-            ns2.ip("addr", "add", "10.95.0.2/24", "dev", "nfb0");
-            ns2.ip("link", "set", "nfb0", "up");
-            int bytes = 4 << 20;
-            byte[] sent = new byte[bytes];
-            new java.util.Random(14).nextBytes(sent);
-            java.net.InetSocketAddress at = new java.net.InetSocketAddress("10.95.0.2", 5001);
-            java.nio.channels.ServerSocketChannel listener = inNamespace(ns2.path(),
-                    () -> java.nio.channels.ServerSocketChannel.open().bind(at));
-            java.nio.channels.SocketChannel conn = inNamespace(ns.path(), java.nio.channels.SocketChannel::open);
-            AtomicReference<Object> server = new AtomicReference<>(), client = new AtomicReference<>();
-            Thread srv = Thread.ofPlatform().start(() -> { // the kernel of ns2 receives
-                try (listener; java.net.Socket s = listener.socket().accept()) {
-                    s.setSoTimeout(30_000);
-                    byte[] got = new byte[bytes + 1];
-                    int n = 0;
-                    for (int r; n < got.length && (r = s.getInputStream().read(got, n, got.length - n)) > 0; ) {
-                        n += r;
-                    }
-                    server.set(n + " " + sha256(got, n));
-                } catch (Exception e) {
-                    server.set(e);
-                }
-            });
-            Thread cli = Thread.ofPlatform().start(() -> { // the kernel of ns sends
-                try (conn) {
-                    conn.socket().connect(at, 30_000);
-                    conn.socket().getOutputStream().write(sent);
-                    conn.shutdownOutput();
-                    client.set(bytes + " " + sha256(sent, bytes));
-                } catch (Exception e) {
-                    client.set(e);
-                }
-            });
+            TcpThrough.prepare(ns, a, ns2, b);
+            int bytes = 4 << 20; // the kernel of ns sends, the kernel of ns2 receives; the ring below forwards
+            TcpThrough.Transfer tcp = TcpThrough.start(ns.path(), ns2.path(), TcpThrough.TO_ADDRESS, bytes);
             long frames = 0, superFrames = 0;
+            String[] sums;
             Completions done = new Completions(64);
             try (IoUring ring = IoUring.open(64, 256, 0)) {
                 ring.registerFiles(a.fd(), b.fd());
@@ -620,7 +547,7 @@ class UringKernelTest {
                 assertTrue(ring.prepReadMultishot(0, IoUring.FIXED_FILE, 0));
                 assertTrue(ring.prepReadMultishot(1, IoUring.FIXED_FILE, 1));
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-                while ((srv.isAlive() || cli.isAlive()) && System.nanoTime() < deadline) {
+                while (tcp.running() && System.nanoTime() < deadline) {
                     ring.await(done, 1, 20_000_000L);
                     for (int i = 0; i < done.count(); i++) {
                         long ud = done.userData(i);
@@ -648,11 +575,10 @@ class UringKernelTest {
                     ring.submit();
                 }
             } finally {
-                srv.join(10_000);
-                cli.join(10_000);
+                sums = tcp.finish(Duration.ofSeconds(10));
             }
-            assertTrue(client.get() instanceof String, "client: " + client.get());
-            assertEquals(client.get(), server.get(), "bytes and SHA-256 of what the kernel's TCP delivered through the ring");
+            assertTrue(sums[0].startsWith(bytes + " "), "client: " + sums[0]);
+            assertEquals(sums[0], sums[1], "bytes and SHA-256 of what the kernel's TCP delivered through the ring");
             assertTrue(frames > 0 && superFrames > 0, "frames " + frames + ", GSO super-frames " + superFrames);
         } finally {
             ns2.close();
