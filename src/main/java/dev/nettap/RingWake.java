@@ -32,7 +32,7 @@ final class RingWake {
     private final Arena shared;                  // shared: the value wakeup() writes; guarded by lock
     private final MemorySegment value;
     private boolean armed;
-    private boolean closed;                      // guarded by lock for wakeup(); written by the owner
+    private volatile boolean closed;             // written under lock by the owner; read by wakeup() under lock, by isClosed() anywhere
 
     /**
      * Takes over an open eventfd and the shared arena holding the value written to it.

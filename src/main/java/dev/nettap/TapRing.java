@@ -233,14 +233,26 @@ public final class TapRing implements AutoCloseable {
         arena = s.arena;
         wake = s.wake;
         tx = s.tx;
-        rx = new RingReceive(ring, members.length, multishot, s.rxRegion, c.rxBuffers(), c.rxBufferSize());
-        rxHeaders = rx.headers;
-        rxFrames = rx.frames;
-        writes = new RingWrites(ring, members.length, tx, s.rxRegion, c.guestMemory());
-        reaper = new RingReaper(ring, rx, wake);
-        rx.queueReads();
-        wake.arm();
-        submit();
+        try {
+            rx = new RingReceive(ring, members.length, multishot, s.rxRegion, c.rxBuffers(), c.rxBufferSize());
+            rxHeaders = rx.headers;
+            rxFrames = rx.frames;
+            writes = new RingWrites(ring, members.length, tx, s.rxRegion, c.guestMemory());
+            reaper = new RingReaper(ring, rx, wake);
+            rx.queueReads();
+            wake.arm();
+            submit();
+        } catch (Throwable t) {
+            // The ring exists but its first reads could not be armed: free it all, as close() would.
+            wake.markClosed();
+            try {
+                ring.close();
+            } finally {
+                wake.close();
+                arena.close();
+            }
+            throw t;
+        }
     }
 
     // ---- accessors -----------------------------------------------------------------------------
