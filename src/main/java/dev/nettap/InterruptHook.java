@@ -13,7 +13,7 @@ import java.nio.channels.spi.AbstractInterruptibleChannel;
  * includes. Uses the JDK's public hook for this ({@link AbstractInterruptibleChannel}'s
  * begin/end), so no thread is ever signalled. A hook that fired is spent (the channel is closed):
  * its owner makes a new one, the only allocation, and only after an interrupt. Used by
- * {@link PlatformWait} and {@link TapSelector}.
+ * {@link PlatformWait} and {@link SelectorWait} (a {@link TapSelector}'s wait).
  */
 final class InterruptHook extends AbstractInterruptibleChannel {
     private final int eventFd;

@@ -1,6 +1,5 @@
 package dev.nettap;
 
-import dev.nettap.internal.linux.epoll_event;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.sys.PollCalls;
@@ -11,7 +10,6 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.Objects;
 
 /**
@@ -81,23 +79,16 @@ import java.util.Objects;
  */
 public final class TapSelector implements AutoCloseable {
     /** Interest and ready operation: a frame can be read. */
-    public static final int READABLE = 1;
+    public static final int READABLE = SelectorKeys.READABLE;
     /** Interest and ready operation: a frame can be written. */
-    public static final int WRITABLE = 2;
+    public static final int WRITABLE = SelectorKeys.WRITABLE;
     /** Ready operation (always reported, never registered): the device was deleted. */
-    public static final int GONE = 4;
+    public static final int GONE = SelectorKeys.GONE;
     /** Ready operation (always reported, never registered): the {@code Tap} was closed; the key is cancelled. */
-    public static final int CLOSED = 8;
+    public static final int CLOSED = SelectorKeys.CLOSED;
     /** The most keys one {@link #select(Duration)} reports. */
     public static final int MAX_READY = 64;
 
-    private static final long WAKE_DATA = -1L; // the wake eventfd's epoll data: never a key's (key < 2^31)
-    private static final long STRIDE = epoll_event.sizeof();
-    private static final long EV_EVENTS = epoll_event.events$offset();
-    private static final long EV_DATA = epoll_event.data$offset();
-    private static final byte FREE = 0;
-    private static final byte LIVE = 1;
-    private static final byte CLOSED_PENDING = 2;
     private static final VarHandle SELECTING;
 
     static {
@@ -113,33 +104,16 @@ public final class TapSelector implements AutoCloseable {
     private final String ctx;
     private final Arena arena;
     private final CloseGate gate;
-    private final VirtualWait virtualWait;
-    private final Hook hook = new Hook();
     private final MemorySegment one;
+    private final SelectorKeys keys; // the key table, under its own lock
+    private final SelectorWait wait; // the selecting thread's wait
 
-    // The selecting thread's own (one at a time, by SELECTING).
+    // The selecting thread's own (one at a time, by SELECTING): the ready list, filled by wait.
     @SuppressWarnings("unused") // through SELECTING
     private volatile boolean selecting;
-    private final MemorySegment events;
-    private final MemorySegment waitErrno;
-    private final MemorySegment drain;
     private final int[] readyKeys = new int[MAX_READY];
     private final int[] readyOps = new int[MAX_READY];
     private int readyCount;
-    private InterruptHook interruptor;
-
-    // Guarded by lock: the key table, the control scratch, and whether the fds are closed.
-    private final Object lock = new Object();
-    private final MemorySegment ctlEvent;
-    private final MemorySegment ctlErrno;
-    private Tap[] taps = new Tap[8];
-    private int[] fds = new int[8];
-    private int[] interests = new int[8];
-    private int[] gens = new int[8];
-    private byte[] states = new byte[8];
-    private int[] pendingClosed = new int[8];
-    private int pendingCount;
-    private boolean fdsClosed;
 
     private TapSelector(int epfd, int wakeFd, Arena arena) {
         this.epfd = epfd;
@@ -147,14 +121,9 @@ public final class TapSelector implements AutoCloseable {
         this.arena = arena;
         this.ctx = "TapSelector (epoll fd " + epfd + ")";
         this.gate = new CloseGate(ctx);
-        this.events = epoll_event.allocateArray(MAX_READY, arena);
-        this.waitErrno = Sys.newErrnoSlot(arena);
-        this.drain = arena.allocate(ValueLayout.JAVA_LONG);
         this.one = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
-        this.ctlEvent = epoll_event.allocate(arena);
-        this.ctlErrno = Sys.newErrnoSlot(arena);
-        this.virtualWait = new VirtualWait(arena, epfd, ctx);
-        this.interruptor = new InterruptHook(wakeFd, one);
+        this.keys = new SelectorKeys(epfd, wakeFd, one, arena, ctx);
+        this.wait = new SelectorWait(epfd, wakeFd, one, arena, ctx, keys, readyKeys, readyOps);
     }
 
     /**
@@ -180,7 +149,7 @@ public final class TapSelector implements AutoCloseable {
         }
         Arena arena = Arena.ofShared();
         try {
-            MemorySegment ev = Poller.event(arena, linux_h.EPOLLIN(), WAKE_DATA);
+            MemorySegment ev = Poller.event(arena, linux_h.EPOLLIN(), SelectorKeys.WAKE_DATA);
             // SAFETY: ev is one packed epoll_event in arena, alive for the call; both fds are ours.
             if (PollCalls.epollCtl(err, ep, linux_h.EPOLL_CTL_ADD(), wake, ev) < 0) {
                 throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", Sys.errno(err), "a new TapSelector's eventfd", null);
@@ -209,32 +178,10 @@ public final class TapSelector implements AutoCloseable {
      */
     public int register(Tap tap, int interest) throws TapException {
         Objects.requireNonNull(tap, "tap");
-        checkInterest(interest);
+        SelectorKeys.checkInterest(interest);
         gate.enter();
         try {
-            synchronized (lock) {
-                for (int k = 0; k < taps.length; k++) {
-                    if (taps[k] == tap && states[k] == LIVE) {
-                        throw new IllegalArgumentException(tap + " is registered in " + ctx + " already, as key " + k);
-                    }
-                }
-                int k = freeSlot();
-                int g = gens[k];
-                int fd = tap.withFdAndHook(hook, f -> {
-                    setEvent(interest, k, g);
-                    // SAFETY: f is open while the tap's gate is held (this call); ctlEvent is guarded by lock.
-                    if (PollCalls.epollCtl(ctlErrno, epfd, linux_h.EPOLL_CTL_ADD(), f, ctlEvent) < 0) {
-                        throw TapException.syscall("epoll_ctl(EPOLL_CTL_ADD)", Sys.errno(ctlErrno), ctx,
-                                "registering " + tap);
-                    }
-                    return f;
-                });
-                taps[k] = tap;
-                fds[k] = fd;
-                interests[k] = interest;
-                states[k] = LIVE;
-                return k;
-            }
+            return keys.register(tap, interest);
         } finally {
             gate.exit();
         }
@@ -252,21 +199,10 @@ public final class TapSelector implements AutoCloseable {
      * @throws TapException             if {@code epoll_ctl} fails
      */
     public boolean interest(int key, int interest) throws TapException {
-        checkInterest(interest);
+        SelectorKeys.checkInterest(interest);
         gate.enter();
         try {
-            synchronized (lock) {
-                if (checkKey(key) != LIVE) {
-                    return false;
-                }
-                setEvent(interest, key, gens[key]);
-                // SAFETY: a LIVE key's fd is open: its Tap tells the hook (which needs this lock) before closing it.
-                if (PollCalls.epollCtl(ctlErrno, epfd, linux_h.EPOLL_CTL_MOD(), fds[key], ctlEvent) < 0) {
-                    throw TapException.syscall("epoll_ctl(EPOLL_CTL_MOD)", Sys.errno(ctlErrno), ctx, "key " + key);
-                }
-                interests[key] = interest;
-                return true;
-            }
+            return keys.interest(key, interest);
         } finally {
             gate.exit();
         }
@@ -283,22 +219,7 @@ public final class TapSelector implements AutoCloseable {
     public void cancel(int key) {
         gate.enter();
         try {
-            synchronized (lock) {
-                byte s = checkKey(key);
-                if (s == LIVE) {
-                    taps[key].removeCloseHook(hook);
-                    // SAFETY: a LIVE key's fd is open (see interest); ctlEvent is ignored by DEL.
-                    PollCalls.epollCtl(ctlErrno, epfd, linux_h.EPOLL_CTL_DEL(), fds[key], ctlEvent);
-                } else { // its close report is pending: drop it
-                    for (int i = 0; i < pendingCount; i++) {
-                        if (pendingClosed[i] == key) {
-                            pendingClosed[i] = pendingClosed[--pendingCount];
-                            break;
-                        }
-                    }
-                }
-                free(key);
-            }
+            keys.cancel(key);
         } finally {
             gate.exit();
         }
@@ -311,9 +232,7 @@ public final class TapSelector implements AutoCloseable {
      * @return its {@code Tap}, or {@code null} if the key is not registered
      */
     public Tap tap(int key) {
-        synchronized (lock) {
-            return key >= 0 && key < taps.length ? taps[key] : null;
-        }
+        return keys.tap(key);
     }
 
     /**
@@ -335,11 +254,11 @@ public final class TapSelector implements AutoCloseable {
             }
             try {
                 readyCount = 0;
-                int r = Thread.currentThread().isVirtual() ? selectVirtual(nanos) : selectPlatform(nanos);
+                int r = wait.select(nanos); // the ready list's length, or a negative status (then it holds nothing)
                 if (gate.isClosing()) {
-                    readyCount = 0;
                     return (int) Status.CLOSED;
                 }
+                readyCount = r > 0 ? r : 0;
                 return r;
             } finally {
                 SELECTING.setVolatile(this, false);
@@ -414,25 +333,13 @@ public final class TapSelector implements AutoCloseable {
             return;
         }
         try {
-            // SAFETY: wakeFd closes only below, after the gate is quiescent.
+            // SAFETY: wakeFd closes only below (keys.closeFds()), after the gate is quiescent.
             FileCalls.write(Sys.errnoSlot(), wakeFd, one, 8);
-            virtualWait.close();
+            wait.close();
         } finally {
             try {
                 gate.awaitQuiescent();
-                synchronized (lock) {
-                    for (int k = 0; k < taps.length; k++) {
-                        if (taps[k] != null) {
-                            taps[k].removeCloseHook(hook);
-                            taps[k] = null;
-                        }
-                    }
-                    pendingCount = 0;
-                    fdsClosed = true; // a Tap closing now finds nothing to do here
-                    MemorySegment err = Sys.errnoSlot();
-                    FileCalls.close(err, epfd); // removes every registration with it
-                    FileCalls.close(err, wakeFd);
-                }
+                keys.closeFds(); // detaches from every Tap; closes the epoll and event fds under the table's lock
                 arena.close();
             } finally {
                 gate.markClosed();
@@ -448,180 +355,5 @@ public final class TapSelector implements AutoCloseable {
     @Override
     public String toString() {
         return ctx + (isOpen() ? "" : ", closed");
-    }
-
-    // ---- the wait ------------------------------------------------------------------------------
-
-    private int selectPlatform(long nanos) {
-        InterruptHook in = interruptor;
-        if (!in.isOpen()) {
-            in = interruptor = new InterruptHook(wakeFd, one); // the only allocation, and only after an interrupt
-        }
-        int n = (int) Status.WAIT_FAILED;
-        in.enter();
-        try {
-            n = epollWait(nanos);
-        } finally {
-            if (in.leave()) {
-                FileCalls.read(waitErrno, wakeFd, drain, 8); // the interruptor's wake-up
-                n = (int) Status.INTERRUPTED;
-            }
-        }
-        return n < 0 ? n : collect(n);
-    }
-
-    private int selectVirtual(long nanos) {
-        long deadline = nanos == Timeouts.FOREVER ? 0 : System.nanoTime() + nanos;
-        while (true) {
-            if (Thread.currentThread().isInterrupted()) {
-                return (int) Status.INTERRUPTED;
-            }
-            int n = epollWait(0); // never blocks: pins the carrier only for the call
-            if (n < 0) {
-                return n;
-            }
-            if (n > 0 || hasPending()) {
-                return collect(n);
-            }
-            long left = nanos == Timeouts.FOREVER ? Timeouts.FOREVER : deadline - System.nanoTime();
-            if (left != Timeouts.FOREVER && left <= 0) {
-                return 0;
-            }
-            long w = virtualWait.await(true, left); // parks; the poller reports the epoll fd readable
-            if (w == Status.CLOSED || w == Status.INTERRUPTED || w == Status.WAIT_FAILED) {
-                return (int) w;
-            }
-            // READY (or TIMEOUT: the loop's non-blocking epoll_wait settles it)
-        }
-    }
-
-    /** One {@code epoll_wait} (again after EINTR): the number of events, or WAIT_FAILED. */
-    private int epollWait(long nanos) {
-        long deadline = nanos == Timeouts.FOREVER ? 0 : System.nanoTime() + nanos;
-        while (true) {
-            int ms = hasPending() ? 0 : nanos == Timeouts.FOREVER ? -1 : Timeouts.pollMillis(deadline);
-            // SAFETY: events holds MAX_READY packed epoll_events in this selector's arena, which closes
-            // only after the gate (held by this call) is quiescent; epfd is open while the gate is held.
-            int n = PollCalls.epollWait(waitErrno, epfd, events, MAX_READY, ms);
-            if (n >= 0) {
-                return n;
-            }
-            if (Sys.errno(waitErrno) != linux_h.EINTR()) {
-                return (int) Status.WAIT_FAILED;
-            }
-        }
-    }
-
-    private boolean hasPending() {
-        synchronized (lock) {
-            return pendingCount > 0;
-        }
-    }
-
-    /** Turns {@code n} epoll events and the pending close reports into the ready list. */
-    private int collect(int n) {
-        int count = 0;
-        synchronized (lock) {
-            for (int i = 0; i < n; i++) {
-                long at = i * STRIDE; // i < n <= MAX_READY: inside events
-                long data = events.get(ValueLayout.JAVA_LONG_UNALIGNED, at + EV_DATA);
-                int ev = events.get(ValueLayout.JAVA_INT_UNALIGNED, at + EV_EVENTS);
-                if (data == WAKE_DATA) {
-                    FileCalls.read(waitErrno, wakeFd, drain, 8); // reset the eventfd
-                    continue;
-                }
-                int k = (int) data;
-                if (k < 0 || k >= taps.length || gens[k] != (int) (data >>> 32) || states[k] != LIVE) {
-                    continue; // cancelled or closed while the event was on its way
-                }
-                int ops = ((ev & linux_h.EPOLLIN()) != 0 ? READABLE : 0)
-                        | ((ev & linux_h.EPOLLOUT()) != 0 ? WRITABLE : 0);
-                ops &= interests[k];
-                if ((ev & (linux_h.EPOLLERR() | linux_h.EPOLLHUP())) != 0) {
-                    ops |= GONE;
-                }
-                if (ops != 0) {
-                    readyKeys[count] = k;
-                    readyOps[count++] = ops;
-                }
-            }
-            while (pendingCount > 0 && count < MAX_READY) {
-                int k = pendingClosed[--pendingCount];
-                readyKeys[count] = k;
-                readyOps[count++] = CLOSED;
-                free(k);
-            }
-        }
-        readyCount = count;
-        return count;
-    }
-
-    // ---- the key table (under lock) ----------------------------------------------------------
-
-    private void setEvent(int interest, int key, int gen) {
-        int ev = ((interest & READABLE) != 0 ? linux_h.EPOLLIN() : 0) | ((interest & WRITABLE) != 0 ? linux_h.EPOLLOUT() : 0);
-        epoll_event.events(ctlEvent, ev);
-        // data sits at offset 4 of the packed struct: the key in the low half, its generation above
-        ctlEvent.set(ValueLayout.JAVA_LONG_UNALIGNED, EV_DATA, ((long) gen << 32) | (key & 0xFFFF_FFFFL));
-    }
-
-    private int freeSlot() {
-        for (int k = 0; k < states.length; k++) {
-            if (states[k] == FREE) {
-                return k;
-            }
-        }
-        int k = states.length;
-        int size = k * 2;
-        taps = Arrays.copyOf(taps, size);
-        fds = Arrays.copyOf(fds, size);
-        interests = Arrays.copyOf(interests, size);
-        gens = Arrays.copyOf(gens, size);
-        states = Arrays.copyOf(states, size);
-        pendingClosed = Arrays.copyOf(pendingClosed, size);
-        return k;
-    }
-
-    private void free(int k) {
-        taps[k] = null;
-        fds[k] = -1;
-        states[k] = FREE;
-        gens[k]++; // an event still on its way for the old registration no longer matches
-    }
-
-    private byte checkKey(int key) {
-        if (key < 0 || key >= states.length || states[key] == FREE) {
-            throw new IllegalArgumentException("key " + key + " is not registered in " + ctx);
-        }
-        return states[key];
-    }
-
-    private static void checkInterest(int interest) {
-        if ((interest & ~(READABLE | WRITABLE)) != 0) {
-            throw new IllegalArgumentException("interest " + interest + " is not a mix of READABLE (1) and WRITABLE (2)");
-        }
-    }
-
-    /** Told by a registered {@code Tap} before its fd closes. */
-    private final class Hook implements CloseHook {
-        @Override
-        public void tapClosing(Object tap, int fd) {
-            synchronized (lock) {
-                if (fdsClosed) {
-                    return;
-                }
-                for (int k = 0; k < taps.length; k++) {
-                    if (taps[k] == tap && states[k] == LIVE) {
-                        // SAFETY: fd is still open (the Tap closes it after this returns); epfd is open (!fdsClosed).
-                        PollCalls.epollCtl(ctlErrno, epfd, linux_h.EPOLL_CTL_DEL(), fd, ctlEvent);
-                        states[k] = CLOSED_PENDING;
-                        pendingClosed[pendingCount++] = k; // pendingClosed is as long as the key table
-                        // SAFETY: wakeFd is open while !fdsClosed (closed under this lock).
-                        FileCalls.write(ctlErrno, wakeFd, one, 8);
-                        return;
-                    }
-                }
-            }
-        }
     }
 }
