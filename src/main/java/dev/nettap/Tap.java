@@ -170,9 +170,9 @@ public final class Tap implements AutoCloseable {
     private final PlatformWait txWait;
     private final VirtualWait virtualWait;
     private final TapDevice device;
-    private final TapDevice.Member member = new TapDevice.Member() { // TapDevice knows queues only as this
+    private final QueueMember member = new QueueMember() { // TapDevice and its parts know queues only as this
         @Override
-        public <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+        public <T> T withFd(QueueMember.FdCall<T> call) throws TapException {
             return Tap.this.withFd(call);
         }
 
@@ -546,7 +546,7 @@ public final class Tap implements AutoCloseable {
     }
 
     /** Runs {@code call} with this queue's fd, kept open for the call; throws if closed. */
-    <T> T withFd(TapDevice.FdCall<T> call) throws TapException {
+    <T> T withFd(QueueMember.FdCall<T> call) throws TapException {
         gate.enter();
         try {
             return call.apply(fd);
@@ -559,7 +559,7 @@ public final class Tap implements AutoCloseable {
      * Runs {@code call} with this queue's fd while it is open and adds {@code hook}, told before the
      * fd closes. The gate is held for the call, so a close waits for it and then sees the hook.
      */
-    <T> T withFdAndHook(CloseHook hook, TapDevice.FdCall<T> call) throws TapException {
+    <T> T withFdAndHook(CloseHook hook, QueueMember.FdCall<T> call) throws TapException {
         gate.enter();
         try {
             T r = call.apply(fd);

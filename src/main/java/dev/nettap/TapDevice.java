@@ -1,21 +1,10 @@
 package dev.nettap;
 
-import dev.nettap.internal.sys.MountCalls;
-import dev.nettap.internal.sys.FileCalls;
 import dev.nettap.internal.linux.linux_h;
 import dev.nettap.internal.sys.Sys;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What belongs to a TAP, TUN or macvtap <em>device</em> rather than to one of its queues: the
@@ -57,144 +46,52 @@ public final class TapDevice {
     /** {@code TUNGETFEATURES} bit: several queues per device ({@code IFF_MULTI_QUEUE}). */
     public static final int FEATURE_MULTI_QUEUE = 0x0100;
 
-    /** A call made with the fd of one open queue of the device. */
-    @FunctionalInterface
-    interface FdCall<T> {
-        T apply(int fd) throws TapException;
-    }
+    /** Every device this process holds, by key; its lock guards membership (see {@link DeviceRegistry}). */
+    private static final DeviceRegistry<TapDevice> HELD = new DeviceRegistry<>();
 
-    /**
-     * One open queue of the device, as this class sees it: a {@link Tap} hands in an adapter, so
-     * this class does not depend on {@code Tap} (no class cycle).
-     */
-    interface Member {
-        /** Runs {@code call} with the queue's fd, kept open for the call; throws {@link IllegalStateException} if closed. */
-        <T> T withFd(FdCall<T> call) throws TapException;
-
-        /** {@return whether the queue is closed} */
-        boolean isClosed();
-    }
-
-    private static final Map<String, TapDevice> HELD = new HashMap<>(); // guarded by HELD
-    private static final AtomicLong UNSHARED = new AtomicLong(); // keys of queues whose namespace is unknown
-
-    private final String key;
+    private final DeviceQueues queues;     // this process's open queues of the device
     private final TapMode mode;
-    private final boolean charDevice; // macvtap / ipvtap
-    private final NetnsRef netns;     // where the handle was opened, when known by path; else null
-    private final List<Member> queues = new ArrayList<>(); // guarded by HELD
-    private int members;                                // guarded by HELD: joined, not yet left
-    private final Object offloadLock = new Object();
-    private volatile Set<Offload> offloads = Collections.unmodifiableSet(EnumSet.noneOf(Offload.class));
+    private final boolean charDevice;      // macvtap / ipvtap
+    private final DeviceOffloads offloads; // the receive offloads in force (own lock)
+    private final DeviceLink link;         // interface ioctls in the device's namespace
 
-    private TapDevice(String key, TapMode mode, boolean charDevice, NetnsRef netns) {
-        this.key = key;
+    private TapDevice(DeviceQueues queues, TapMode mode, boolean charDevice, NetnsRef netns) {
+        this.queues = queues;
         this.mode = mode;
         this.charDevice = charDevice;
-        this.netns = netns;
+        this.offloads = new DeviceOffloads(queues);
+        this.link = new DeviceLink(queues, charDevice, netns);
     }
 
     /** {@return the namespace file the queues were opened in, when the library knows it by path; else {@code null}} */
     java.nio.file.Path netnsPath() {
-        return netns == null ? null : netns.path();
+        return link.netnsPath();
     }
 
     /**
      * The device object for the queue {@code fd} (validated by {@link Tap#open}), counted as one
-     * more member until {@link #leave(Tap)}. The first member turns the device's receive offloads
+     * more member until {@link #leave}. The first member turns the device's receive offloads
      * off ({@code TUNSETOFFLOAD 0}); later ones change nothing.
      */
     static TapDevice join(MemorySegment err, int fd, String name, TapMode mode, NetnsRef netns, String ctx)
             throws TapException {
         DeviceNode node = DeviceNode.of(err, fd);
         boolean chr = node != null && node.isTapCharDevice();
-        String key = key(chr, chr ? node.rdev() : 0, chr ? null : namespaceId(err, fd), name);
-        synchronized (HELD) {
-            TapDevice d = HELD.get(key);
-            if (d == null) {
-                // Receive offloads off: the kernel completes checksums and segments before handing frames over.
-                if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), 0L) < 0) {
-                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), ctx, null);
-                }
-                d = new TapDevice(key, mode, chr, netns);
-                HELD.put(key, d);
-            }
-            d.members++;
-            return d;
-        }
-    }
-
-    /**
-     * The key under which queues share a device object: the character device number of a macvtap
-     * (unique system-wide), else the tun device's namespace and name. When the namespace cannot be
-     * read ({@code nsId} {@code null}: {@code TUNGETDEVNETNS} needs {@code CAP_NET_ADMIN}), the name
-     * alone does not tell devices apart (an unprivileged VMM may be handed two devices of one name
-     * from two namespaces), so the queue gets a key of its own and shares nothing: its first open
-     * turns its device's offloads off, and {@link #offloads()} reports only what was set through it.
-     */
-    static String key(boolean chr, long rdev, String nsId, String name) {
-        if (chr) {
-            return "chr " + DeviceNode.format(rdev);
-        }
-        return nsId != null ? "tun " + nsId + " " + name : "tun ? " + name + " #" + UNSHARED.incrementAndGet();
-    }
-
-    /** The inode of the device's network namespace, or {@code null} when {@code TUNGETDEVNETNS} is not permitted. */
-    private static String namespaceId(MemorySegment err, int fd) {
-        int nsfd = FileCalls.ioctl(err, fd, linux_h.TUNGETDEVNETNS(), 0L);
-        if (nsfd < 0) {
-            return null; // unprivileged: the namespace is unknown, so the queue shares with nothing (see key)
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment st = dev.nettap.internal.linux.stat.allocate(arena);
-            // SAFETY: st is a struct stat in this arena, alive for the call.
-            return MountCalls.fstat(err, nsfd, st) < 0 ? null : Long.toString(dev.nettap.internal.linux.stat.st_ino(st));
-        } finally {
-            FileCalls.close(err, nsfd);
-        }
+        String key = DeviceRegistry.key(chr, chr ? node.rdev() : 0, chr ? null : DeviceRegistry.namespaceId(err, fd), name);
+        return HELD.join(key, q -> {
+            DeviceOffloads.turnOff(err, fd, ctx); // under the registry's lock: a second queue waits for it
+            return new TapDevice(q, mode, chr, netns);
+        });
     }
 
     /** Records a queue that joined; called by the {@link Tap} constructor. */
-    void add(Member tap) {
-        synchronized (HELD) {
-            queues.add(tap);
-        }
+    void add(QueueMember tap) {
+        queues.add(tap);
     }
 
     /** A member left ({@code tap} closed, or {@code null}: an open that failed after joining). */
-    void leave(Member tap) {
-        synchronized (HELD) {
-            if (tap != null) {
-                queues.remove(tap);
-            }
-            if (--members == 0 && HELD.get(key) == this) {
-                HELD.remove(key);
-            }
-        }
-    }
-
-    /** Runs {@code call} with the fd of an open queue of this device. */
-    private <T> T withQueue(FdCall<T> call) throws TapException {
-        List<Member> snapshot;
-        synchronized (HELD) {
-            snapshot = List.copyOf(queues);
-        }
-        for (Member t : snapshot) {
-            try {
-                return t.withFd(call);
-            } catch (IllegalStateException e) {
-                if (!t.isClosed()) {
-                    throw e;
-                } // that queue closed meanwhile: try the next
-            }
-        }
-        throw new IllegalStateException("this process holds no open queue of device " + key);
-    }
-
-    /** {@return how errors name the device} */
-    private String context(int fd) {
-        Iff iff = Iff.query(Sys.errnoSlot(), fd);
-        return "device \"" + (iff == null ? "?" : iff.name()) + "\" (fd " + fd + ")";
+    void leave(QueueMember tap) {
+        HELD.leave(queues, tap);
     }
 
     // ---- identity -----------------------------------------------------------------------------
@@ -207,14 +104,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public String name() throws TapException {
-        return withQueue(fd -> {
-            MemorySegment err = Sys.errnoSlot();
-            Iff iff = Iff.query(err, fd);
-            if (iff == null) {
-                throw TapException.syscall("TUNGETIFF", Sys.errno(err), "fd " + fd, null);
-            }
-            return iff.name();
-        });
+        return queues.withQueue(fd -> QueueIoctls.name(Sys.errnoSlot(), fd));
     }
 
     /** {@return TAP (Ethernet frames) or TUN (IP packets)} */
@@ -229,43 +119,10 @@ public final class TapDevice {
 
     /** {@return how many queues of this device this process holds open now} */
     public int openQueues() {
-        synchronized (HELD) {
-            return queues.size();
-        }
+        return queues.openQueues();
     }
 
     // ---- queue-fd ioctls ----------------------------------------------------------------------
-
-    private int getInt(long request, String what) throws TapException {
-        return withQueue(fd -> {
-            MemorySegment err = Sys.errnoSlot();
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment v = arena.allocate(ValueLayout.JAVA_INT);
-                // SAFETY: v is a 4-byte int in this arena; the ioctl writes one int.
-                if (FileCalls.ioctl(err, fd, request, v) < 0) {
-                    throw TapException.syscall(what, Sys.errno(err), context(fd), null);
-                }
-                return v.get(ValueLayout.JAVA_INT, 0);
-            }
-        });
-    }
-
-    private void setInt(long request, String what, int value, String hintOnEinval) throws TapException {
-        withQueue(fd -> {
-            MemorySegment err = Sys.errnoSlot();
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment v = arena.allocateFrom(ValueLayout.JAVA_INT, value);
-                // SAFETY: v is a 4-byte int in this arena; the ioctl reads one int.
-                if (FileCalls.ioctl(err, fd, request, v) < 0) {
-                    int e = Sys.errno(err);
-                    throw TapException.syscall(what, e, context(fd),
-                            e == linux_h.EPERM() ? "needs CAP_NET_ADMIN"
-                                    : e == linux_h.EINVAL() || e == linux_h.ENOTTY() ? hintOnEinval : null);
-                }
-                return null;
-            }
-        });
-    }
 
     /**
      * The device's virtio-net header size ({@code TUNGETVNETHDRSZ}): {@value dev.nettap.vnet.VirtioNetHdr#SIZE}
@@ -276,7 +133,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public int vnetHeaderSize() throws TapException {
-        return getInt(linux_h.TUNGETVNETHDRSZ(), "TUNGETVNETHDRSZ");
+        return QueueIoctls.getInt(queues, linux_h.TUNGETVNETHDRSZ(), "TUNGETVNETHDRSZ");
     }
 
     /**
@@ -288,7 +145,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public int features() throws TapException {
-        return getInt(linux_h.TUNGETFEATURES(), "TUNGETFEATURES");
+        return QueueIoctls.getInt(queues, linux_h.TUNGETFEATURES(), "TUNGETFEATURES");
     }
 
     /**
@@ -301,7 +158,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public void setCarrier(boolean on) throws TapException {
-        setInt(linux_h.TUNSETCARRIER(), "TUNSETCARRIER", on ? 1 : 0,
+        QueueIoctls.setInt(queues, linux_h.TUNSETCARRIER(), "TUNSETCARRIER", on ? 1 : 0,
                 "TUNSETCARRIER is a tun ioctl: a macvtap follows its lower device's carrier");
     }
 
@@ -319,7 +176,7 @@ public final class TapDevice {
         if (bytes <= 0) {
             throw new IllegalArgumentException("send buffer size must be positive, not " + bytes);
         }
-        setInt(linux_h.TUNSETSNDBUF(), "TUNSETSNDBUF", bytes, null);
+        QueueIoctls.setInt(queues, linux_h.TUNSETSNDBUF(), "TUNSETSNDBUF", bytes, null);
     }
 
     // ---- offloads ----------------------------------------------------------------------------
@@ -336,25 +193,12 @@ public final class TapDevice {
      * @throws IllegalStateException    if no queue of the device is open
      */
     public void setOffloads(Set<Offload> offloads) throws TapException {
-        Set<Offload> set = offloads.isEmpty() ? EnumSet.noneOf(Offload.class) : EnumSet.copyOf(offloads);
-        Offload.checkDependencies(set);
-        synchronized (offloadLock) {
-            withQueue(fd -> {
-                MemorySegment err = Sys.errnoSlot();
-                if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(set)) < 0) {
-                    int e = Sys.errno(err);
-                    throw TapException.syscall("TUNSETOFFLOAD", e, context(fd) + " with " + set,
-                            e == linux_h.EINVAL() ? "this kernel does not accept that combination" : null);
-                }
-                return null;
-            });
-            this.offloads = Collections.unmodifiableSet(set);
-        }
+        this.offloads.set(offloads);
     }
 
     /** {@return the receive offloads in force: the last set through any queue of this process (none at first)} */
     public Set<Offload> offloads() {
-        return offloads;
+        return offloads.get();
     }
 
     /**
@@ -368,94 +212,10 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public Set<Offload> probeOffloads() throws TapException {
-        synchronized (offloadLock) {
-            Set<Offload> current = offloads;
-            return withQueue(fd -> {
-                MemorySegment err = Sys.errnoSlot();
-                Set<Offload> accepted = EnumSet.noneOf(Offload.class);
-                for (Offload o : Offload.values()) {
-                    EnumSet<Offload> trial = EnumSet.of(Offload.CSUM, o);
-                    if (o == Offload.TSO_ECN) {
-                        trial.add(Offload.TSO4);
-                    } else if (o == Offload.USO4 || o == Offload.USO6) {
-                        trial.add(Offload.USO4);
-                        trial.add(Offload.USO6);
-                    }
-                    if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(trial)) == 0) {
-                        accepted.add(o);
-                    }
-                }
-                if (FileCalls.ioctl(err, fd, linux_h.TUNSETOFFLOAD(), (long) Offload.flags(current)) < 0) {
-                    throw TapException.syscall("TUNSETOFFLOAD", Sys.errno(err), context(fd) + " restoring " + current, null);
-                }
-                return Collections.unmodifiableSet(accepted);
-            });
-        }
+        return offloads.probe();
     }
 
     // ---- link settings (interface ioctls in the device's namespace) ---------------------------
-
-    /** An interface-ioctl action on a socket in the device's namespace. */
-    @FunctionalInterface
-    private interface LinkCall<T> {
-        T apply(IfaceIoctl io) throws TapException;
-    }
-
-    private <T> T link(LinkCall<T> call) throws TapException {
-        return withQueue(fd -> {
-            MemorySegment err = Sys.errnoSlot();
-            Iff iff = Iff.query(err, fd);
-            if (iff == null) {
-                throw TapException.syscall("TUNGETIFF", Sys.errno(err), "fd " + fd, null);
-            }
-            String name = iff.name();
-            String ctx = "device \"" + name + "\" (fd " + fd + ")";
-            int nsfd = charDevice ? -1 : FileCalls.ioctl(err, fd, linux_h.TUNGETDEVNETNS(), 0L);
-            NetnsRef ns = nsfd >= 0 ? NetnsRef.ofFd(nsfd) : netns != null ? netns : NetnsRef.CALLER;
-            try {
-                return ns.call(() -> {
-                    if (charDevice && netns == null) {
-                        requireSameMacvtap(fd, name, ctx);
-                    }
-                    try (IfaceIoctl io = new IfaceIoctl(name, ctx + ns.where())) {
-                        return call.apply(io);
-                    }
-                });
-            } finally {
-                if (nsfd >= 0) {
-                    FileCalls.close(err, nsfd);
-                }
-            }
-        });
-    }
-
-    /**
-     * A macvtap opened by path (or fd) has no known namespace, so its name is looked up in the
-     * caller's, where another interface may have the same name. Proven the same device when the
-     * name there is a macvtap or ipvtap whose character device is the queue's (device numbers are
-     * system-wide); otherwise refused, since the ioctls would act on another interface.
-     */
-    private static void requireSameMacvtap(int fd, String name, String ctx) throws TapException {
-        MemorySegment err = Sys.errnoSlot();
-        DeviceNode node = DeviceNode.of(err, fd);
-        if (node == null) {
-            throw TapException.syscall("fstat", Sys.errno(err), ctx, null);
-        }
-        String why;
-        try {
-            long rdev = Macvtap.charDevice(name, NetnsRef.CALLER, ctx);
-            if (rdev == node.rdev()) {
-                return;
-            }
-            why = "\"" + name + "\" there is character device " + DeviceNode.format(rdev);
-        } catch (TapException e) {
-            why = e.getMessage();
-        }
-        throw new TapException(TapException.Kind.NOT_A_TAP, null, 0, ctx, "cannot prove that interface \"" + name
-                + "\" in the caller's network namespace is this queue's device " + DeviceNode.format(node.rdev())
-                + " (" + why + "); call from a thread in the device's namespace, or open it with"
-                + " TapHandle.macvtapInNamespace");
-    }
 
     /**
      * Whether the interface is administratively up ({@code IFF_UP}). A created TAP starts down:
@@ -466,7 +226,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public boolean isUp() throws TapException {
-        return link(io -> (io.flags() & linux_h.IFF_UP()) != 0);
+        return link.call(io -> (io.flags() & linux_h.IFF_UP()) != 0);
     }
 
     /**
@@ -478,7 +238,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public void setUp(boolean up) throws TapException {
-        link(io -> {
+        link.call(io -> {
             io.setUp(up);
             return null;
         });
@@ -492,7 +252,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public int mtu() throws TapException {
-        return link(IfaceIoctl::mtu);
+        return link.call(IfaceIoctl::mtu);
     }
 
     /**
@@ -505,7 +265,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public void setMtu(int mtu) throws TapException {
-        link(io -> {
+        link.call(io -> {
             io.setMtu(mtu);
             return null;
         });
@@ -520,7 +280,7 @@ public final class TapDevice {
      * @throws IllegalStateException if no queue of the device is open
      */
     public byte[] macAddress() throws TapException {
-        return link(IfaceIoctl::mac);
+        return link.call(IfaceIoctl::mac);
     }
 
     /**
@@ -538,7 +298,7 @@ public final class TapDevice {
             throw new IllegalArgumentException("a MAC address is 6 bytes and unicast (low bit of the first byte clear)");
         }
         byte[] copy = mac.clone();
-        link(io -> {
+        link.call(io -> {
             io.setMac(copy);
             return null;
         });
@@ -546,6 +306,6 @@ public final class TapDevice {
 
     @Override
     public String toString() {
-        return "TapDevice[" + key + ", " + mode + "]";
+        return "TapDevice[" + queues.key() + ", " + mode + "]";
     }
 }
