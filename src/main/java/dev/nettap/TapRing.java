@@ -60,7 +60,7 @@ import java.util.Optional;
  */
 public final class TapRing implements AutoCloseable {
     /** Largest user data a write may carry: 48 bits (the ring keeps the member and kind in the rest). */
-    public static final long MAX_USER_DATA = (1L << 48) - 1;
+    public static final long MAX_USER_DATA = RingUserData.PAYLOAD; // (1L << 48) - 1
     /** Most members one ring takes. */
     public static final int MAX_MEMBERS = 4096;
 

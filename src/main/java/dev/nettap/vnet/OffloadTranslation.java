@@ -50,7 +50,7 @@ public final class OffloadTranslation {
      * What {@link #buildTxHeader} returns for a refused frame: nothing was written, and the
      * metadata's {@link TxMetadata#refusal()} says why.
      */
-    public static final long REFUSED = -1;
+    public static final long REFUSED = TxHeaderBuilder.REFUSED; // -1
 
     private OffloadTranslation() {
     }

@@ -26,7 +26,7 @@ import java.nio.ByteOrder;
 final class TxHeaderBuilder {
 
     /** What {@link #build} returns for a refused frame; the same value as {@link OffloadTranslation#REFUSED}. */
-    static final long REFUSED = -1;
+    static final long REFUSED = IpHeaderWalker.REFUSED;
 
     /** An Ethernet header without VLAN tags. */
     private static final int ETHERNET_HEADER = 14;
