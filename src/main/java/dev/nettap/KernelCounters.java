@@ -74,16 +74,17 @@ final class KernelCounters {
     /**
      * Asks the fd where its device is; call while the fd is known to be open.
      *
-     * @param netns the namespace file the queue was opened in, if the library knows it; else {@code null}
+     * @param macvtap whether the queue is a macvtap/ipvtap character device (no {@code TUNGETDEVNETNS})
+     * @param netns   the namespace file the queue was opened in, if the library knows it; else {@code null}
      */
-    static Location locate(int tapFd, String ctx, Path netns) {
+    static Location locate(int tapFd, String ctx, boolean macvtap, Path netns) {
         MemorySegment err = Sys.errnoSlot();
         // The device may have been renamed since it was opened (and another took its old name): ask now.
         Iff iff = Iff.query(err, tapFd);
         if (iff == null) {
             return new Location(null, -1, null, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)), false);
         }
-        int nsfd = FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
+        int nsfd = macvtap ? -1 : FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
         if (nsfd >= 0) {
             int flags = FileCalls.fcntl(err, nsfd, linux_h.F_GETFD(), 0);
             if (flags >= 0) {
@@ -91,13 +92,11 @@ final class KernelCounters {
             }
             return new Location(iff.name(), nsfd, null, null, null, false);
         }
-        int e = Sys.errno(err);
+        int e = macvtap ? 0 : Sys.errno(err);
         String elsewhere;
-        boolean macvtap = false;
-        if (e == linux_h.EPERM()) {
+        if (!macvtap && e == linux_h.EPERM()) {
             elsewhere = "finding its namespace needs CAP_NET_ADMIN (TUNGETDEVNETNS: EPERM)";
-        } else if (e == linux_h.EINVAL() || e == linux_h.ENOTTY()) { // a macvtap/ipvtap queue
-            macvtap = true;
+        } else if (macvtap) { // the device kind comes from the queue's character device, not from an errno
             if (netns != null) {
                 try (Arena arena = Arena.ofConfined()) {
                     int fd = FileCalls.open(err, arena.allocateFrom(netns.toString()), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());

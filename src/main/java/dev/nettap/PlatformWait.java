@@ -41,7 +41,9 @@ final class PlatformWait {
         this.interruptFd = interruptFd;
         pfd = pollfd.allocateArray(3, arena);
         pollfd.fd(pfd, fd);
-        pollfd.events(pfd, (short) (readable ? linux_h.POLLIN() : linux_h.POLLOUT()));
+        // POLLPRI too: never reported as ready by tun or macvtap, but carried by the wake-up a
+        // device's deletion sends, which poll would drop for a POLLOUT-only waiter.
+        pollfd.events(pfd, (short) ((readable ? linux_h.POLLIN() : linux_h.POLLOUT()) | linux_h.POLLPRI()));
         closePfd = pollfd.asSlice(pfd, 1);
         pollfd.fd(closePfd, closeFd);
         pollfd.events(closePfd, (short) linux_h.POLLIN());

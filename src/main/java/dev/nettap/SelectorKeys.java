@@ -245,7 +245,12 @@ final class SelectorKeys {
     // ---- the table (under lock) ----------------------------------------------------------------
 
     private void setEvent(int interest, int key, int gen) {
-        int ev = ((interest & READABLE) != 0 ? linux_h.EPOLLIN() : 0) | ((interest & WRITABLE) != 0 ? linux_h.EPOLLOUT() : 0);
+        // EPOLLPRI always: tun and macvtap never report it as ready, but the wake-up a device's
+        // deletion sends carries it, and epoll drops a wake-up that shares no bit with the
+        // registered events. Without it a key registered for 0 (or WRITABLE only) would never
+        // see its device's deletion (EPOLLERR is added by epoll itself, on that wake-up).
+        int ev = linux_h.EPOLLPRI() | ((interest & READABLE) != 0 ? linux_h.EPOLLIN() : 0)
+                | ((interest & WRITABLE) != 0 ? linux_h.EPOLLOUT() : 0);
         epoll_event.events(ctlEvent, ev);
         // data sits at offset 4 of the packed struct: the key in the low half, its generation above
         ctlEvent.set(ValueLayout.JAVA_LONG_UNALIGNED, EV_DATA, ((long) gen << 32) | (key & 0xFFFF_FFFFL));

@@ -599,7 +599,7 @@ public final class Tap implements AutoCloseable {
         KernelCounters.Location where;
         gate.enter();
         try {
-            where = KernelCounters.locate(fd, context(), device.netnsPath());
+            where = KernelCounters.locate(fd, context(), device.isMacvtap(), device.netnsPath());
         } finally {
             gate.exit();
         }

@@ -51,7 +51,9 @@ final class VirtualWait implements Poller.Target {
     VirtualWait(Arena arena, int fd, String ctx) {
         this.fd = fd;
         this.ctx = ctx;
-        int once = linux_h.EPOLLONESHOT();
+        // EPOLLPRI: never ready on a tun or macvtap fd, but carried by the wake-up a device's
+        // deletion sends, which epoll would drop for an EPOLLOUT-only registration.
+        int once = linux_h.EPOLLONESHOT() | linux_h.EPOLLPRI();
         armIn = Poller.event(arena, linux_h.EPOLLIN() | once, id);
         armOut = Poller.event(arena, linux_h.EPOLLOUT() | once, id);
         armBoth = Poller.event(arena, linux_h.EPOLLIN() | linux_h.EPOLLOUT() | once, id);

@@ -412,4 +412,28 @@ class TapSelectorKernelTest {
         assertEquals(Tap.WOULD_BLOCK, t[1].readLength(h, exact));
         assertEquals(Tap.MALFORMED, t[0].write(h, f, 0), "a zero-length frame is the kernel's to refuse (EINVAL)");
     }
+
+    @Test
+    void aDeletedDeviceIsReportedGoneWhateverTheInterest() throws Exception {
+        // Interest 0 (only GONE and CLOSED), WRITABLE only, READABLE: each must see the deletion.
+        // tun's wake-up on deletion carries no EPOLLOUT, and epoll drops a wake-up that shares no
+        // bit with the registered events: the selector registers EPOLLPRI for this.
+        for (int interest : new int[] {0, TapSelector.WRITABLE, TapSelector.READABLE}) {
+            String name = "nsg" + interest;
+            Tap t = open(name);
+            ns.ip("link", "set", name, "up");
+            TapSelector sel = selector();
+            int key = sel.register(t, interest);
+            if (interest == TapSelector.WRITABLE) {
+                // A TAP that is up is writable at once: take that report first, then wait for 0.
+                sel.interest(key, 0);
+            }
+            assertEquals(0, sel.select(Duration.ofMillis(50)), "nothing to report before the deletion");
+            ns.ip("link", "del", name);
+            int n = sel.select(Duration.ofSeconds(10));
+            assertEquals(1, n, "interest " + interest + ": the deletion was reported (" + Tap.describe(n) + ")");
+            assertEquals(key, sel.readyKey(0));
+            assertTrue((sel.readyOps(0) & TapSelector.GONE) != 0, "interest " + interest + ": ops " + sel.readyOps(0));
+        }
+    }
 }

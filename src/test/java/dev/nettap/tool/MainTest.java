@@ -114,5 +114,7 @@ class MainTest {
         assertBad("nettap forward: --threads takes 1 (both directions on one thread) or 2 (one per direction), not '4'" + usage,
                 "forward", "--threads", "4", "a", "b");
         assertBad("nettap forward: --threads needs a value" + usage, "forward", "a", "b", "--threads");
+        assertBad("nettap forward: --threads is for the readv engine; --engine uring runs every queue pair on one thread" + usage,
+                "forward", "--threads", "2", "--engine", "uring", "a", "b");
     }
 }

@@ -115,6 +115,9 @@ final class Forward {
         if (queues > 1 && devices.stream().anyMatch(d -> d.startsWith("fd="))) {
             return usage("fd=N gives one queue; --queues " + queues + " needs devices by name");
         }
+        if (threads != 0 && engine.equals("uring")) {
+            return usage("--threads is for the readv engine; --engine uring runs every queue pair on one thread");
+        }
         if (threads == 0) {
             threads = offloads ? 1 : 2;
         }

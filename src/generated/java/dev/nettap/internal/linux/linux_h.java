@@ -3114,6 +3114,15 @@ public class linux_h {
     public static int EPOLLIN() {
         return EPOLLIN;
     }
+    private static final int EPOLLPRI = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum EPOLL_EVENTS.EPOLLPRI = 2
+     * }
+     */
+    public static int EPOLLPRI() {
+        return EPOLLPRI;
+    }
     private static final int EPOLLOUT = (int)4L;
     /**
      * {@snippet lang=c :
