@@ -159,7 +159,6 @@ final class KernelCounters {
     private static final class NamespaceThread {
         static final ExecutorService EXECUTOR = Executors.newSingleThreadExecutor(
                 r -> Thread.ofPlatform().daemon().name("nettap-counters").unstarted(r));
-        static int home = -1; // this thread's own namespace, opened on its first task; only it touches this
     }
 
     private static Result inNamespace(Location at) {
@@ -186,27 +185,31 @@ final class KernelCounters {
         }
     }
 
-    /** On the namespace thread: enter the device's namespace, read, come back. */
+    /**
+     * On the namespace thread: enter the device's namespace, read, come back. Its own namespace is
+     * opened for the read and closed after it, so between reads the library holds no fd of it.
+     */
     private static Result inNamespaceThread(Location at) {
         MemorySegment err = Sys.errnoSlot();
-        if (NamespaceThread.home < 0) {
-            try (Arena arena = Arena.ofConfined()) {
-                NamespaceThread.home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"),
-                        linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
-            }
-            if (NamespaceThread.home < 0) {
-                return new Result(Optional.empty(), "not available: open /proc/thread-self/ns/net: "
-                        + Errno.name(Sys.errno(err)));
-            }
+        int home;
+        try (Arena arena = Arena.ofConfined()) {
+            home = FileCalls.open(err, arena.allocateFrom("/proc/thread-self/ns/net"), linux_h.O_RDONLY() | linux_h.O_CLOEXEC());
         }
-        if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
-            return new Result(Optional.empty(), "not available: setns into the device's namespace: "
-                    + Errno.name(Sys.errno(err)));
+        if (home < 0) {
+            return new Result(Optional.empty(), "not available: open /proc/thread-self/ns/net: " + Errno.name(Sys.errno(err)));
         }
         try {
-            return parse(at, "/proc/thread-self/net/dev", "the device's network namespace");
+            if (ProcessCalls.setns(err, at.nsfd(), linux_h.CLONE_NEWNET()) < 0) {
+                return new Result(Optional.empty(), "not available: setns into the device's namespace: "
+                        + Errno.name(Sys.errno(err)));
+            }
+            try {
+                return parse(at, "/proc/thread-self/net/dev", "the device's network namespace");
+            } finally {
+                ProcessCalls.setns(err, home, linux_h.CLONE_NEWNET()); // back home: hold no namespace alive
+            }
         } finally {
-            ProcessCalls.setns(err, NamespaceThread.home, linux_h.CLONE_NEWNET()); // hold no namespace alive
+            FileCalls.close(err, home);
         }
     }
 

@@ -40,7 +40,6 @@ class TapRingKernelTest {
     static final byte[] MAC = UringKernelTest.MAC;
     static final int KERNEL_IP = UringKernelTest.KERNEL_IP;
     static final int PEER_IP = UringKernelTest.PEER_IP;
-    static final long MS_100 = 100_000_000L;
     private ScratchNamespace ns;
 
     @BeforeEach
@@ -108,7 +107,7 @@ class TapRingKernelTest {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
                 try {
                     while (pinger.isAlive() && System.nanoTime() < deadline) {
-                        int n = ring.await(out, MS_100);
+                        int n = ring.await(out, UringKernelTest.NANOS_100MS);
                         for (int i = 0; i < n; i++) {
                             assertEquals(0, out.member(i));
                             if (out.isRead(i)) {
@@ -171,7 +170,7 @@ class TapRingKernelTest {
                 assertEquals(2 * perDevice, ring.submit(), "one io_uring_enter takes the writes for both devices");
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 while ((writes < 2 * perDevice || repliesA == 0 || repliesB == 0) && System.nanoTime() < deadline) {
-                    int n = ring.await(out, MS_100);
+                    int n = ring.await(out, UringKernelTest.NANOS_100MS);
                     for (int i = 0; i < n; i++) {
                         if (!out.isRead(i)) {
                             assertEquals(len, out.status(i));
@@ -226,7 +225,7 @@ class TapRingKernelTest {
                 boolean[] seen = new boolean[total];
                 int reaped = 0;
                 for (int attempt = 0; attempt < 100 && reaped < total; attempt++) {
-                    int n = ring.await(out, MS_100);
+                    int n = ring.await(out, UringKernelTest.NANOS_100MS);
                     for (int i = 0; i < n; i++) {
                         if (out.isRead(i)) {
                             ring.release(out.buffer(i));
@@ -306,7 +305,7 @@ class TapRingKernelTest {
             boolean written = false, answered = false;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (!(written && answered) && System.nanoTime() < deadline) {
-                int n = ring.await(out, MS_100);
+                int n = ring.await(out, UringKernelTest.NANOS_100MS);
                 for (int i = 0; i < n; i++) {
                     if (out.isRead(i)) {
                         answered |= RingFrames.isArpReply(ring.rxFrame(out.buffer(i)), (int) out.status(i), KERNEL_IP, PEER_IP);
@@ -398,7 +397,7 @@ class TapRingKernelTest {
                 boolean written = false, received = false;
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 while (!(written && received) && System.nanoTime() < deadline) {
-                    int n = ring.await(out, MS_100);
+                    int n = ring.await(out, UringKernelTest.NANOS_100MS);
                     for (int i = 0; i < n; i++) {
                         if (!out.isRead(i)) {
                             assertEquals(frameLen, out.status(i), "the fixed-buffer write took the whole super-frame");
