@@ -4,7 +4,7 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * A {@link Forwarder} direction's counters: written by one thread (the forwarding loop) with
+ * A forwarding loop's counters ({@link Forwarder}, per direction; {@link UringForwarder}): written by one thread with
  * opaque stores, read by any thread with opaque loads, so a reader sees values the writer wrote
  * (no tearing of a {@code long}) and the writer pays no fence. No allocation per update.
  */

@@ -144,7 +144,7 @@ public final class Forwarder implements Runnable {
     private boolean abBusy; // the forwarding thread's own: whether a->b moved frames in the last serve()
     private boolean baBusy;
     private volatile boolean stop;
-    private volatile boolean started;
+    private boolean started; // guarded by this
     private volatile TapSelector selector; // set while run() runs, for stop()'s wake-up
     private volatile Outcome outcome;
     private volatile Tap gone;
@@ -243,10 +243,7 @@ public final class Forwarder implements Runnable {
     private Outcome loop(TapSelector sel, int ka, MemorySegment hdr, MemorySegment buf) {
         while (!stop) {
             int n = sel.select(FOREVER);
-            if (n == Tap.INTERRUPTED) {
-                return Outcome.STOPPED;
-            }
-            if (n == Tap.CLOSED) { // only our own close, which comes after the loop: cannot happen
+            if (n == Tap.INTERRUPTED || n == Tap.CLOSED) { // CLOSED: only our own close, after the loop
                 return Outcome.STOPPED;
             }
             boolean readyA = false;

@@ -12,9 +12,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.HexFormat;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -45,8 +44,6 @@ import java.util.concurrent.TimeUnit;
 final class KernelCounters {
     private KernelCounters() {}
 
-    /** {@code SIOCGIFHWADDR} from {@code <linux/sockios.h>} (not among the generated constants). */
-    private static final long SIOCGIFHWADDR = 0x8927;
     private static final long NS_TIMEOUT_SECONDS = 5;
 
     /**
@@ -85,11 +82,7 @@ final class KernelCounters {
             return new Location(null, -1, null, null, "TUNGETIFF on " + ctx + " failed: " + Errno.name(Sys.errno(err)), false);
         }
         int nsfd = macvtap ? -1 : FileCalls.ioctl(err, tapFd, linux_h.TUNGETDEVNETNS(), 0L);
-        if (nsfd >= 0) {
-            int flags = FileCalls.fcntl(err, nsfd, linux_h.F_GETFD(), 0);
-            if (flags >= 0) {
-                FileCalls.fcntl(err, nsfd, linux_h.F_SETFD(), flags | linux_h.FD_CLOEXEC());
-            }
+        if (nsfd >= 0) { // the kernel opens it close-on-exec (open_related_ns)
             return new Location(iff.name(), nsfd, null, null, null, false);
         }
         int e = macvtap ? 0 : Sys.errno(err);
@@ -118,7 +111,7 @@ final class KernelCounters {
             MemorySegment.copy(n, 0, ifreq.ifr_ifrn.ifrn_name(ifreq.ifr_ifrn(ifr)), ValueLayout.JAVA_BYTE, 0,
                     Math.min(15, n.length));
             // SAFETY: ifr is a 40-byte struct ifreq alive for the call; SIOCGIFHWADDR writes within it.
-            if (FileCalls.ioctl(err, tapFd, SIOCGIFHWADDR, ifr) < 0) {
+            if (FileCalls.ioctl(err, tapFd, linux_h.SIOCGIFHWADDR(), ifr) < 0) {
                 return new Location(null, -1, null, null, "SIOCGIFHWADDR on " + ctx + " failed: "
                         + Errno.name(Sys.errno(err)) + ", and " + elsewhere, macvtap);
             }
@@ -139,15 +132,15 @@ final class KernelCounters {
     private static Result inOwnNamespace(Location at) {
         String why = "device \"" + at.name() + "\" is not in this process's network namespace, and "
                 + at.elsewhere();
-        String address;
-        try {
-            address = Files.readString(Path.of("/sys/class/net", at.name(), "address")).strip();
-        } catch (NoSuchFileException e) {
-            return new Result(Optional.empty(), "not available: " + why);
-        } catch (IOException e) {
-            return new Result(Optional.empty(), "not available: reading /sys/class/net/" + at.name() + "/address: " + e);
+        // Asked through a socket of the calling thread's namespace, the one /proc/thread-self/net/dev
+        // lists (sysfs shows the namespace it was mounted in, which may be another).
+        byte[] here;
+        try (IfaceIoctl io = new IfaceIoctl(at.name(), "device \"" + at.name() + "\" in this namespace")) {
+            here = io.mac();
+        } catch (TapException e) {
+            return new Result(Optional.empty(), "not available: " + (e.errno() == linux_h.ENODEV() ? why : e.getMessage()));
         }
-        if (!address.equals(HexFormat.ofDelimiter(":").formatHex(at.mac()))) {
+        if (!Arrays.equals(here, at.mac())) {
             return new Result(Optional.empty(), "not available: " + why + " (a device of that name here has another"
                     + " hardware address)");
         }

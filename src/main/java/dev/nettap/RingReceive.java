@@ -47,6 +47,7 @@ final class RingReceive {
     private final boolean[] toArm;             // MULTISHOT mode: member i waits for its read to be armed
     private final boolean[] starved;           // MULTISHOT mode: member i's read ended for want of buffers
     private int armsWaiting;
+    private int starvedCount;                  // true entries of starved: release() scans only when some
     private int heldCount;                     // MULTISHOT mode: buffers the caller holds
     private final boolean[] gone;              // member i's device disappeared: its reads stopped
 
@@ -107,7 +108,10 @@ final class RingReceive {
             if (heldCount < headers.length) {
                 arm(member); // buffers came back since the kernel found none: read again now
             } else {
-                starved[member] = true; // every buffer is with the caller: armed again at the next release
+                if (!starved[member]) {
+                    starved[member] = true; // every buffer is with the caller: armed again at the next release
+                    starvedCount++;
+                }
             }
         } else if (res < 0 && res != -ECANCELED) {
             long s = UringStatus.frame(res, frameCapacity, true);
@@ -161,9 +165,10 @@ final class RingReceive {
         if (multishot) {
             ring.recycleBuffer(buffer); // refuses a buffer the caller does not hold
             heldCount--;
-            for (int m = 0; m < starved.length; m++) {
+            for (int m = 0; m < starved.length && starvedCount > 0; m++) {
                 if (starved[m]) {
                     starved[m] = false;
+                    starvedCount--;
                     arm(m);
                 }
             }

@@ -243,14 +243,7 @@ public final class TapRing implements AutoCloseable {
             wake.arm();
             submit();
         } catch (Throwable t) {
-            // The ring exists but its first reads could not be armed: free it all, as close() would.
-            wake.markClosed();
-            try {
-                ring.close();
-            } finally {
-                wake.close();
-                arena.close();
-            }
+            close(); // the ring exists but its first reads could not be armed: free it all
             throw t;
         }
     }

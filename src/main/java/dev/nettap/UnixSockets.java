@@ -162,8 +162,7 @@ final class UnixSockets {
                           String what) throws TapException {
         MemorySegment pfd = pollfd.allocate(arena);
         while (true) {
-            long left = deadline - System.nanoTime();
-            int ms = left <= 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+            int ms = Timeouts.pollMillis(deadline);
             pollfd.fd(pfd, fd);
             pollfd.events(pfd, (short) events);
             pollfd.revents(pfd, (short) 0);

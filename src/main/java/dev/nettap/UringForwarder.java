@@ -1,7 +1,5 @@
 package dev.nettap;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,37 +54,16 @@ public final class UringForwarder implements Runnable {
     }
 
     private static final System.Logger LOG = System.getLogger("dev.nettap.uring");
-    private static final VarHandle FRAMES;
-    private static final VarHandle BYTES;
-    private static final VarHandle DROPPED;
-    private static final VarHandle MALFORMED;
-
-    static {
-        MethodHandles.Lookup l = MethodHandles.lookup();
-        try {
-            FRAMES = l.findVarHandle(UringForwarder.class, "frames", long.class);
-            BYTES = l.findVarHandle(UringForwarder.class, "bytes", long.class);
-            DROPPED = l.findVarHandle(UringForwarder.class, "dropped", long.class);
-            MALFORMED = l.findVarHandle(UringForwarder.class, "malformed", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final List<Tap> members = new ArrayList<>(); // a0, b0, a1, b1, ...: the peer of member m is m ^ 1
     private final int rxBuffers;
     private volatile boolean stop;
-    private volatile boolean started;
+    private boolean started; // guarded by this
     private volatile TapRing ring;
     private volatile Engine engine;
     private volatile Outcome outcome;
     /** The readv/writev path's forwarders, one per pair (empty on io_uring). */
     private volatile List<Forwarder> fallbacks = List.of();
-    // The ring loop's counters: written by its one thread, read by anyone.
-    @SuppressWarnings("unused") private long frames;
-    @SuppressWarnings("unused") private long bytes;
-    @SuppressWarnings("unused") private long dropped;
-    @SuppressWarnings("unused") private long malformed;
+    private final Counters counters = new Counters(); // the ring loop's: written by its one thread, read by anyone
 
     /**
      * A forwarder between {@code a.get(i)} and {@code b.get(i)} for every {@code i}; nothing runs
@@ -174,13 +151,13 @@ public final class UringForwarder implements Runnable {
                         if (!r.submitWrite(m ^ 1, r.rxHeader(buf), r.rxFrame(buf), s, buf)) {
                             r.submit(); // cannot happen with entries >= buffers + members + 1; be safe anyway
                             if (!r.submitWrite(m ^ 1, r.rxHeader(buf), r.rxFrame(buf), s, buf)) {
-                                add(DROPPED, 1);
+                                counters.add(Counters.DROPPED, 1);
                                 r.release(buf);
                             }
                         }
                     } else {
                         if (buf >= 0) {
-                            add(MALFORMED, 1); // POSSIBLY_TRUNCATED: never forward a cut frame
+                            counters.add(Counters.MALFORMED, 1); // POSSIBLY_TRUNCATED: never forward a cut frame
                             r.release(buf);
                         }
                         deviceGone |= s == Tap.DEVICE_GONE;
@@ -188,23 +165,19 @@ public final class UringForwarder implements Runnable {
                 } else {
                     r.release((int) out.userData(i));
                     if (s >= 0) {
-                        add(FRAMES, 1);
-                        add(BYTES, s);
+                        counters.add(Counters.FRAMES, 1);
+                        counters.add(Counters.BYTES, s);
                     } else if (s == Tap.MALFORMED) {
-                        add(MALFORMED, 1);
+                        counters.add(Counters.MALFORMED, 1);
                     } else if (s == Tap.DEVICE_GONE) {
                         deviceGone = true;
                     } else {
-                        add(DROPPED, 1); // LINK_DOWN, NO_BUFFER_SPACE, ...: the destination cannot take it now
+                        counters.add(Counters.DROPPED, 1); // LINK_DOWN, NO_BUFFER_SPACE, ...: the destination cannot take it now
                     }
                 }
             }
         }
         return deviceGone ? Outcome.DEVICE_GONE : Outcome.STOPPED;
-    }
-
-    private void add(VarHandle counter, long n) {
-        counter.getAndAdd(this, n);
     }
 
     /**
@@ -270,36 +243,29 @@ public final class UringForwarder implements Runnable {
 
     /** {@return frames forwarded so far} */
     public long frames() {
-        long n = (long) FRAMES.getVolatile(this);
-        for (Forwarder f : fallbacks) {
-            n += f.frames();
-        }
-        return n;
+        return sum(Counters.FRAMES, Forwarder::frames);
     }
 
     /** {@return bytes forwarded so far (frames without their virtio-net header)} */
     public long bytes() {
-        long n = (long) BYTES.getVolatile(this);
-        for (Forwarder f : fallbacks) {
-            n += f.bytes();
-        }
-        return n;
+        return sum(Counters.BYTES, Forwarder::bytes);
     }
 
     /** {@return frames the destination could not take (link down, no buffer space), so far} */
     public long dropped() {
-        long n = (long) DROPPED.getVolatile(this);
-        for (Forwarder f : fallbacks) {
-            n += f.dropped();
-        }
-        return n;
+        return sum(Counters.DROPPED, Forwarder::dropped);
     }
 
     /** {@return frames refused as malformed or cut by a full buffer, so far} */
     public long malformed() {
-        long n = (long) MALFORMED.getVolatile(this);
+        return sum(Counters.MALFORMED, Forwarder::malformed);
+    }
+
+    /** The ring loop's counter {@code slot} plus the fallback forwarders' {@code each}. */
+    private long sum(int slot, java.util.function.ToLongFunction<Forwarder> each) {
+        long n = counters.get(slot);
         for (Forwarder f : fallbacks) {
-            n += f.malformed();
+            n += each.applyAsLong(f);
         }
         return n;
     }
